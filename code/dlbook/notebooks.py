@@ -1,0 +1,139 @@
+"""The ``.ipynb`` twins of the book's MyST pages, for Colab and Binder.
+
+Colab opens only ``.ipynb`` files, and the book's launch buttons point at the ``.ipynb`` that
+lies beside each executable ``.md`` page. This module writes those twins: the same cells as the
+MyST source, no outputs, and one extra first cell that installs on Colab what it lacks.
+The MyST page is the single source of truth; run ``python -m dlbook.notebooks`` after editing
+a page (``make notebooks`` does it), and ``python -m dlbook.notebooks --check`` to find drift.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+
+REPO = Path(__file__).resolve().parents[2]
+SETUP_TAG = "colab-setup"
+
+
+def repository_url(config: Path | None = None) -> str:
+    """The repository URL from ``_config.yml`` (the one place it is written)."""
+    import yaml
+
+    config = config or REPO / "_config.yml"
+    return yaml.safe_load(config.read_text())["repository"]["url"].rstrip("/")
+
+
+def setup_cell_source(repo_url: str) -> str:
+    match = re.match(r"https://github\.com/([^/]+/[^/]+)", repo_url)
+    if not match:
+        raise ValueError(f"repository url {repo_url!r} is not a GitHub repository URL")
+    package = f"dlbook @ git+https://github.com/{match.group(1)}@main#subdirectory=code"
+    return (
+        "# Colab only: install the book's data helpers and the packages Colab lacks.\n"
+        "# Elsewhere (your own install, Binder) this cell does nothing. The data sets are\n"
+        "# downloaded and checksum-verified by the loaders when a cell first asks for them.\n"
+        "import subprocess, sys\n"
+        "if \"google.colab\" in sys.modules:\n"
+        "    subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"--quiet\",\n"
+        f"                    \"{package}\",\n"
+        "                    \"palmerpenguins\", \"keras-tuner\", \"myst-nb\"], check=True)"
+    )
+
+
+def is_executable(md_path: Path) -> bool:
+    """A page executes when its front matter names a kernel."""
+    text = md_path.read_text()
+    if not text.startswith("---"):
+        return False
+    front = text.split("---", 2)[1]
+    return "kernelspec:" in front
+
+
+def executable_pages(book_dir: Path | None = None) -> list[Path]:
+    book_dir = book_dir or REPO / "book"
+    return sorted(p for p in book_dir.rglob("*.md") if "_build" not in p.parts and is_executable(p))
+
+
+def twin_path(md_path: Path) -> Path:
+    return md_path.with_suffix(".ipynb")
+
+
+def build_twin(md_path: Path, repo_url: str | None = None) -> nbformat.NotebookNode:
+    """The notebook for ``md_path``: its cells, no outputs, a Colab setup cell first."""
+    notebook = jupytext.read(md_path, fmt="md:myst")
+    setup = nbformat.v4.new_code_cell(setup_cell_source(repo_url or repository_url()))
+    setup.metadata["tags"] = [SETUP_TAG]
+    cells = [setup]
+    for cell in notebook.cells:
+        cell = dict(cell)
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+        cells.append(nbformat.from_dict(cell))
+    for i, cell in enumerate(cells):
+        cell["id"] = f"cell-{i:03d}"  # stable ids: regenerating changes nothing
+    twin = nbformat.v4.new_notebook(cells=cells)
+    twin.metadata = {
+        "kernelspec": notebook.metadata.get("kernelspec", {}),
+        "language_info": {"name": "python"},
+        "colab": {"provenance": []},
+    }
+    return twin
+
+
+def render(notebook: nbformat.NotebookNode) -> str:
+    return nbformat.writes(notebook) + "\n"
+
+
+def sync(md_path: Path, repo_url: str | None = None) -> bool:
+    """Write the twin of ``md_path``; return True when the file changed."""
+    text = render(build_twin(md_path, repo_url))
+    target = twin_path(md_path)
+    if target.is_file() and target.read_text() == text:
+        return False
+    target.write_text(text)
+    return True
+
+
+def drift(md_path: Path, repo_url: str | None = None) -> str | None:
+    """Why the twin of ``md_path`` is out of date, or None when it is in sync."""
+    target = twin_path(md_path)
+    if not target.is_file():
+        return f"{target.name} is missing"
+    try:
+        nbformat.validate(nbformat.reads(target.read_text(), as_version=4))
+    except Exception as exc:  # nbformat raises several error types
+        return f"{target.name} is not a valid notebook: {exc}"
+    if target.read_text() != render(build_twin(md_path, repo_url)):
+        return f"{target.name} does not match {md_path.name}"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="report drift, write nothing")
+    parser.add_argument("pages", nargs="*", type=Path, help="MyST pages (default: all)")
+    args = parser.parse_args(argv)
+    pages = [p.resolve() for p in args.pages] or executable_pages()
+    url = repository_url()
+    problems = []
+    for page in pages:
+        if args.check:
+            why = drift(page, url)
+            if why:
+                problems.append(f"{page.relative_to(REPO)}: {why}")
+        elif sync(page, url):
+            print(f"wrote {twin_path(page).relative_to(REPO)}")
+    if problems:
+        print("Notebook twins out of date (run `make notebooks`):\n  " + "\n  ".join(problems))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
