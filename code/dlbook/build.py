@@ -48,9 +48,10 @@ def page_toc(page: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--page", type=Path, help="build only this page (with the landing page)")
+    parser.add_argument("--out", type=Path, help="folder to hold _build/ (default: the repository)")
     args, flags = parser.parse_known_args(argv)
     if args.page is None:
-        return build(flags)
+        return build(flags, output=args.out.resolve() if args.out else None)
     page = args.page.resolve().relative_to(REPO)
     with tempfile.TemporaryDirectory() as tmp:
         toc = Path(tmp) / "_toc.yml"

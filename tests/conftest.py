@@ -1,0 +1,98 @@
+"""Shared fixtures. The expensive one is ``built_book``: one full build per test session.
+
+Set ``DLBOOK_TEST_BUILD=DIR`` to reuse a build that already exists in ``DIR`` (the folder that
+holds ``_build``, e.g. ``.`` after ``make book`` or ``_build/pages/2-keras`` after a one-page
+build) instead of building from cold; CI never sets it.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "code"))
+
+
+@dataclass
+class BuiltBook:
+    """A built copy of the book: HTML, executed notebooks and the build log."""
+
+    root: Path  # the folder that holds _build/
+    log: str = ""
+    seconds: float = 0.0
+    _glue_cache: dict = field(default_factory=dict)
+
+    @property
+    def html_dir(self) -> Path:
+        return self.root / "_build" / "html"
+
+    def html(self, docname: str) -> str:
+        return (self.html_dir / f"{docname}.html").read_text()
+
+    def notebook(self, docname: str) -> nbformat.NotebookNode:
+        path = self.root / "_build" / "jupyter_execute" / f"{docname}.ipynb"
+        return nbformat.read(path, as_version=4)
+
+    def glued(self, docname: str) -> dict[str, str]:
+        """Every value the page glued, as its text representation."""
+        if docname not in self._glue_cache:
+            values = {}
+            for cell in self.notebook(docname).cells:
+                for output in cell.get("outputs", []):
+                    name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+                    if name:
+                        data = output.get("data", {})
+                        values[name] = data.get("application/papermill.record/text/plain", "")
+            self._glue_cache[docname] = values
+        return self._glue_cache[docname]
+
+    def glued_value(self, docname: str, name: str):
+        """A glued value parsed back into Python (numbers, strings, lists...)."""
+        text = self.glued(docname)[name]
+        try:
+            return ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            # numpy scalars print as e.g. np.float64(0.5)
+            match = re.fullmatch(r"np\.\w+\((.*)\)", text)
+            if match:
+                return ast.literal_eval(match.group(1))
+            return text
+
+
+def build_book(out: Path, flags=("-W", "-n", "--keep-going")) -> tuple[int, str, float]:
+    """Build the whole book into ``out``; return (exit status, log, seconds)."""
+    import subprocess
+
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "dlbook.build", "--out", str(out), *flags],
+        cwd=REPO, capture_output=True, text=True,
+    )
+    return proc.returncode, proc.stdout + proc.stderr, time.perf_counter() - start
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> BuiltBook:
+    reuse = os.environ.get("DLBOOK_TEST_BUILD")
+    if reuse:
+        return BuiltBook(Path(reuse).resolve(), log="(reused build)")
+    out = tmp_path_factory.mktemp("book")
+    status, log, seconds = build_book(out)
+    (out / "build.log").write_text(log)
+    if status != 0:
+        pytest.fail(f"the book build failed (exit {status}); log tail:\n{log[-6000:]}")
+    return BuiltBook(out, log=log, seconds=seconds)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: needs the full book build (minutes)")

@@ -1,0 +1,206 @@
+"""The whole book builds, and what it publishes is what a reader needs.
+
+The ``built_book`` tests share one full cold build (see conftest.py). The mini-book tests
+build a two-page book in a temporary folder with the project's own configuration to prove
+that a failing cell fails the build and that the cache re-executes only what changed.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dlbook import notebooks
+
+REPO = Path(__file__).resolve().parents[1]
+
+NOISE = [
+    "Traceback (most recent call last)",
+    "All log messages before absl::InitializeLog",
+    "oneDNN custom operations",
+    "cpu_feature_guard",
+    "I0000 00:00",
+    "UserWarning",
+    "DeprecationWarning",
+    "FutureWarning",
+]
+
+
+def toc_docnames() -> list[str]:
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    names = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries:
+            if "file" in entry:
+                names.append(entry["file"])
+            walk(entry.get("sections", []))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters", []))
+    walk(toc.get("chapters", []))
+    return names
+
+
+def executable_docnames() -> list[str]:
+    return [d for d in toc_docnames() if notebooks.is_executable(REPO / f"{d}.md")]
+
+
+def repo_slug() -> str:
+    url = notebooks.repository_url()
+    return re.match(r"https://github\.com/(.+)$", url).group(1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("docname", executable_docnames())
+def test_executable_page_launches_its_notebook_on_colab_and_binder(built_book, docname):
+    html = built_book.html(docname)
+    slug = repo_slug()
+    colab = f"https://colab.research.google.com/github/{slug}/blob/main/{docname}.ipynb"
+    binder = f"https://mybinder.org/v2/gh/{slug}/main?urlpath=lab/tree/{docname}.ipynb"
+    assert colab in html, f"no Colab button to {colab}"
+    assert binder in html, f"no Binder button to {binder}"
+    assert (REPO / f"{docname}.ipynb").is_file(), "the launch buttons point at a missing notebook"
+    assert "colab.research.google.com/github/" + slug + "/blob/main/./" not in html
+
+
+@pytest.mark.slow
+def test_landing_page_has_no_launch_buttons(built_book):
+    html = built_book.html("book/index")
+    assert "colab.research.google.com" not in html
+    assert "mybinder.org/v2" not in html
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("docname", executable_docnames())
+def test_outputs_carry_no_traceback_or_framework_noise(built_book, docname):
+    nb = built_book.notebook(docname)
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            assert output["output_type"] != "error", f"cell {index} raised"
+            assert output.get("name") != "stderr", f"cell {index} wrote to stderr: {output.get('text', '')[:300]}"
+            text = output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
+            for marker in NOISE:
+                assert marker not in text, f"cell {index} output contains {marker!r}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("docname", toc_docnames())
+def test_exercises_are_numbered_and_solutions_hidden_in_dropdowns(built_book, docname):
+    html = built_book.html(docname)
+    exercises = re.findall(r'<div class="exercise admonition" id="([^"]+)">\s*<p class="admonition-title">'
+                           r'<span class="caption-number">Exercise (\d+) </span>', html)
+    ids = re.findall(r'<div class="exercise admonition" id="([^"]+)"', html)
+    assert len(exercises) == len(ids), "an exercise has no number"
+    numbers = [int(n) for _, n in exercises]
+    assert numbers == sorted(numbers) and len(set(numbers)) == len(numbers)
+    for label, _ in exercises:
+        assert label.startswith("ex-"), f"exercise {label} has no explicit ex-... label"
+    solutions = re.findall(r'<div class="solution([^"]*)" id=', html)
+    for classes in solutions:
+        assert "dropdown" in classes.split(), "a solution is shown open instead of in a dropdown"
+    if ids:
+        assert len(solutions) >= len(ids), "an exercise has no solution"
+
+
+@pytest.mark.slow
+def test_standin_note_is_visible_where_standin_data_is_used(built_book):
+    html = built_book.html("book/data")
+    nb = built_book.notebook("book/data")
+    used_standin = any("dlbook-standin" in str(o.get("data", {})) for c in nb.cells for o in c.get("outputs", []))
+    assert used_standin == ("dlbook-standin" in html)
+    assert "Stand-in data" in html if used_standin else True
+
+
+@pytest.mark.slow
+def test_warm_rebuild_executes_nothing(built_book):
+    if "(reused build)" in built_book.log:
+        pytest.skip("needs the session's own cold build")
+    from conftest import build_book
+
+    status, log, seconds = build_book(built_book.root)
+    assert status == 0, log[-3000:]
+    assert "Executing notebook" not in log, "a page was re-executed although nothing changed"
+    print(f"cold build {built_book.seconds:.1f} s, warm rebuild {seconds:.1f} s")
+
+
+# --- mini books: the project's configuration on two tiny pages ---------------------------
+
+PAGE = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+# {title}
+
+```{{code-cell}} ipython3
+{code}
+```
+"""
+
+
+def make_mini_book(root: Path, pages: dict[str, str]) -> None:
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    config["sphinx"]["extra_extensions"] = ["dlbook.sphinxext"]
+    config.pop("bibtex_bibfiles", None)
+    config["sphinx"]["config"].pop("bibtex_reference_style", None)
+    (root / "_config.yml").write_text(yaml.safe_dump(config))
+    (root / "book").mkdir()
+    (root / "book" / "index.md").write_text("# Mini\n\nA test book.\n")
+    toc = {"format": "jb-book", "root": "book/index",
+           "chapters": [{"file": f"book/{name}"} for name in pages]}
+    (root / "_toc.yml").write_text(yaml.safe_dump(toc))
+    url = notebooks.repository_url()
+    for name, code in pages.items():
+        page = root / "book" / f"{name}.md"
+        page.write_text(PAGE.format(title=name, code=code))
+        notebooks.sync(page, url)
+
+
+def jb_build(root: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), "-W", "-n", "--keep-going"],
+        cwd=root, capture_output=True, text=True,
+    )
+
+
+def test_failing_cell_fails_the_build_and_names_the_page(tmp_path):
+    make_mini_book(tmp_path, {"fine": "print('ok')", "broken": "1 / 0"})
+    result = jb_build(tmp_path)
+    log = result.stdout + result.stderr
+    assert result.returncode != 0, "a cell error did not fail the build"
+    assert "broken" in log and "ZeroDivisionError" in log
+
+
+def test_cache_reexecutes_only_the_changed_page(tmp_path):
+    make_mini_book(tmp_path, {"first": "print(1)", "second": "print(2)"})
+    assert jb_build(tmp_path).returncode == 0
+    second = tmp_path / "book" / "second.md"
+    second.write_text(second.read_text().replace("print(2)", "print(3)"))
+    notebooks.sync(second, notebooks.repository_url())
+    result = jb_build(tmp_path)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-3000:]
+    executed = re.findall(r"book/(\w+)\.md: Executing notebook", log)
+    assert executed == ["second"], f"re-executed {executed}"
+
+
+def test_stale_notebook_twin_fails_the_build(tmp_path):
+    make_mini_book(tmp_path, {"page": "print(1)"})
+    page = tmp_path / "book" / "page.md"
+    page.write_text(page.read_text().replace("print(1)", "print(2)"))  # twin now stale
+    result = jb_build(tmp_path)
+    assert result.returncode != 0
+    assert "make notebooks" in result.stdout + result.stderr
