@@ -54,7 +54,7 @@ class Settings:
     def from_env(cls) -> "Settings":
         mirror = os.environ.get("DLBOOK_DATA_MIRROR") or None
         return cls(
-            cache_dir=Path(os.environ.get("DLBOOK_DATA_DIR") or default_cache_dir()),
+            cache_dir=Path(os.environ.get("DLBOOK_DATA_DIR") or default_cache_dir()).expanduser(),
             mirror=Path(mirror).expanduser().resolve() if mirror else None,
             strict=_flag("DLBOOK_STRICT"),
             offline=_flag("DLBOOK_OFFLINE"),

@@ -114,6 +114,11 @@ def drift(md_path: Path, repo_url: str | None = None) -> str | None:
     return None
 
 
+def _shown(path: Path) -> Path:
+    """``path`` relative to the repository when it lies inside it, else as given."""
+    return path.relative_to(REPO) if path.is_relative_to(REPO) else path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="report drift, write nothing")
@@ -126,9 +131,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.check:
             why = drift(page, url)
             if why:
-                problems.append(f"{page.relative_to(REPO)}: {why}")
+                problems.append(f"{_shown(page)}: {why}")
         elif sync(page, url):
-            print(f"wrote {twin_path(page).relative_to(REPO)}")
+            print(f"wrote {_shown(twin_path(page))}")
     if problems:
         print("Notebook twins out of date (run `make notebooks`):\n  " + "\n  ".join(problems))
         return 1

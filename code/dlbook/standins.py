@@ -31,7 +31,7 @@ def weather(seed: int = SEED) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     dates = pd.date_range("2000-01-01", "2010-01-01", freq="D")
     n = len(dates)
-    doy = dates.dayofyear.to_numpy()
+    doy = dates.day_of_year.to_numpy()
     season = np.cos(2 * np.pi * (doy - 172) / 365.25)  # +1 mid-summer, -1 mid-winter
 
     # One latent "weather front" series, persistent from day to day (AR(1)).
@@ -43,8 +43,8 @@ def weather(seed: int = SEED) -> pd.DataFrame:
     stations = list(dict.fromkeys(c.split("_")[0] if not c.startswith("DE_BILT") else "DE_BILT"
                                   for c in columns[2:]))
     out: dict[str, np.ndarray] = {
-        "DATE": dates.strftime("%Y%m%d").astype(int).to_numpy(),
-        "MONTH": dates.month.to_numpy(),
+        "DATE": dates.strftime("%Y%m%d").astype(np.int64).to_numpy(),
+        "MONTH": dates.month.to_numpy().astype(np.int64),  # int64 as in the real CSV
     }
     for i, station in enumerate(stations):
         # Western stations see the front a day before it reaches Basel (lead 1), others with it.
