@@ -11,6 +11,7 @@ import ast
 import json
 import os
 import re
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ class BuiltBook:
     root: Path  # the folder that holds _build/
     log: str = ""
     seconds: float = 0.0
+    warm_log: str | None = None  # log of a rebuild with nothing changed, when this session made one
+    warm_seconds: float = 0.0
     _glue_cache: dict = field(default_factory=dict)
 
     @property
@@ -39,21 +42,26 @@ class BuiltBook:
     def html(self, docname: str) -> str:
         return (self.html_dir / f"{docname}.html").read_text()
 
+    @property
+    def executed_dir(self) -> Path:
+        # myst-nb writes notebooks without outputs to jupyter_execute/ when a page comes from
+        # the cache, so the fixture keeps a copy taken right after the cold build.
+        snapshot = self.root / "executed"
+        return snapshot if snapshot.is_dir() else self.root / "_build" / "jupyter_execute"
+
     def notebook(self, docname: str) -> nbformat.NotebookNode:
-        path = self.root / "_build" / "jupyter_execute" / f"{docname}.ipynb"
-        return nbformat.read(path, as_version=4)
+        """The executed notebook of a page, outputs included."""
+        return nbformat.read(self.executed_dir / f"{docname}.ipynb", as_version=4)
 
     def glued(self, docname: str) -> dict[str, str]:
         """Every value the page glued, as its text representation."""
         if docname not in self._glue_cache:
-            values = {}
-            for cell in self.notebook(docname).cells:
-                for output in cell.get("outputs", []):
-                    name = output.get("metadata", {}).get("scrapbook", {}).get("name")
-                    if name:
-                        data = output.get("data", {})
-                        values[name] = data.get("application/papermill.record/text/plain", "")
-            self._glue_cache[docname] = values
+            # myst-nb 1.x moves glue outputs out of the notebook into <doc>.glue.json.
+            path = self.executed_dir / f"{docname}.glue.json"
+            records = json.loads(path.read_text()) if path.is_file() else {}
+            self._glue_cache[docname] = {
+                name: output.get("data", {}).get("text/plain", "") for name, output in records.items()
+            }
         return self._glue_cache[docname]
 
     def glued_value(self, docname: str, name: str):
@@ -91,7 +99,14 @@ def built_book(tmp_path_factory) -> BuiltBook:
     (out / "build.log").write_text(log)
     if status != 0:
         pytest.fail(f"the book build failed (exit {status}); log tail:\n{log[-6000:]}")
-    return BuiltBook(out, log=log, seconds=seconds)
+    shutil.copytree(out / "_build" / "jupyter_execute", out / "executed")
+    # Rebuild at once with nothing changed: the tests read whether anything re-executed.
+    warm_status, warm_log, warm_seconds = build_book(out)
+    (out / "warm-build.log").write_text(warm_log)
+    book = BuiltBook(out, log=log, seconds=seconds, warm_log=warm_log, warm_seconds=warm_seconds)
+    if warm_status != 0:
+        pytest.fail(f"the warm rebuild failed (exit {warm_status}); log tail:\n{warm_log[-6000:]}")
+    return book
 
 
 def pytest_configure(config):
