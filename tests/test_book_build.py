@@ -29,6 +29,9 @@ NOISE = [
     "UserWarning",
     "DeprecationWarning",
     "FutureWarning",
+    "WARNING:tensorflow",
+    "WARNING:absl",
+    "retracing",
 ]
 
 

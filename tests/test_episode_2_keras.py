@@ -1,0 +1,286 @@
+"""Episode 2 (classification with Keras): the page's structure, and its glued numbers checked
+against an independent recomputation from the penguin data."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SOURCE = REPO / "book" / "episodes" / "2-keras.md"
+DOC = "book/episodes/2-keras"
+MEASUREMENTS = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
+SPECIES = ["Adelie", "Chinstrap", "Gentoo"]
+EXERCISES = {
+    "ex-keras-separate-species",
+    "ex-keras-pairplot-sex",
+    "ex-keras-output-neurons",
+    "ex-keras-count-params",
+    "ex-keras-training-curves",
+    "ex-keras-confusion-matrix",
+}
+STEP_TITLES = {
+    1: "Formulate the problem",
+    2: "Identify inputs and outputs",
+    3: "Prepare the data",
+    4: "Choose a pre-trained model or build a new architecture",
+    5: "Choose a loss function and optimizer",
+    6: "Train the model",
+    7: "Perform a prediction/classification",
+    8: "Measure performance",
+    9: "Refine the model",
+    10: "Save and share the model",
+}
+FIGURES = {
+    "fig-keras-pairplot-species",
+    "fig-keras-pairplot-sex",
+    "fig-keras-training-curve",
+    "fig-keras-training-curve-broken",
+    "fig-keras-confusion-matrix",
+}
+
+
+def source() -> str:
+    return SOURCE.read_text()
+
+
+def front_matter() -> dict:
+    return yaml.safe_load(source().split("---", 2)[1])
+
+
+def penguins_clean():
+    """The cleaned table, computed straight from the palmerpenguins package."""
+    from palmerpenguins import load_penguins
+
+    raw = load_penguins()
+    return raw, raw[["species", *MEASUREMENTS]].dropna()
+
+
+def split_counts():
+    """Per-species counts of a stratified 80/20 split with the page's seed, done afresh."""
+    from sklearn.model_selection import train_test_split
+
+    _, clean = penguins_clean()
+    train, test = train_test_split(
+        clean, test_size=0.2, random_state=0, stratify=clean["species"]
+    )
+    return train["species"].value_counts().to_dict(), test["species"].value_counts().to_dict()
+
+
+# --- the source -------------------------------------------------------------------------
+
+
+def test_front_matter_has_the_syllabus_times_and_lesson_lists():
+    lesson = front_matter()["lesson"]
+    assert (lesson["teaching"], lesson["exercises"]) == (60, 50)
+    for key in ("questions", "objectives", "keypoints"):
+        assert lesson[key], f"lesson.{key} is empty"
+
+
+def test_the_ten_workflow_steps_are_labelled_headings_in_order():
+    text = source()
+    found = re.findall(r"\(episode-keras-step-(\d+)\)=\n## (\d+)\. (.+)", text)
+    assert [(int(a), int(b)) for a, b, _ in found] == [(n, n) for n in range(1, 11)]
+    for n, _, title in found:
+        assert title.strip() == STEP_TITLES[int(n)]
+
+
+def test_every_section_heading_has_a_label_right_above_it():
+    lines = source().splitlines()
+    headings = [i for i, line in enumerate(lines) if re.match(r"#{2,4} ", line)]
+    assert len(headings) >= 10
+    for i in headings:
+        line = lines[i]
+        assert re.fullmatch(r"\(episode-keras-[a-z0-9-]+\)=", lines[i - 1]), (
+            f"heading {line!r} lacks a (episode-keras-...)= label right above it"
+        )
+
+
+def test_learner_code_uses_keras_only_and_no_deprecated_input_shape():
+    text = source()
+    assert "import tensorflow" not in text
+    assert "tf." not in re.sub(r"[A-Za-z_]tf\.", "", text)
+    assert "input_shape=" not in text
+    assert text.count("keras.utils.set_random_seed(") == 1
+    for fit in re.findall(r"\.fit\([^)]*\)", text):
+        assert "verbose=0" in fit, fit
+
+
+def test_cross_references_to_episode_three_and_the_workflow_steps():
+    text = source()
+    assert "{ref}`Episode 3 <episode-monitor>`" in text or "<episode-monitor>`" in text
+    assert re.search(r"\{ref\}`[^`]*workflow-step-\d+>?`", text)
+
+
+# --- the built page ---------------------------------------------------------------------
+
+
+class _PageParser(HTMLParser):
+    """Collects exercise and solution blocks, figures, their images and captions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.exercises: list[str] = []
+        self.solutions: list[str] = []
+        self.figures: dict[str, dict] = {}
+        self._figure: str | None = None
+        self._in_caption = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        classes = (attrs.get("class") or "").split()
+        if tag == "div" and "exercise" in classes:
+            self.exercises.append(attrs.get("id", ""))
+        if tag == "div" and "solution" in classes:
+            self.solutions.append(" ".join(classes))
+        if tag == "figure" and attrs.get("id", "").startswith("fig-keras-"):
+            self._figure = attrs["id"]
+            self.figures[self._figure] = {"alt": [], "caption": ""}
+        if tag == "img" and self._figure:
+            self.figures[self._figure]["alt"].append(attrs.get("alt", ""))
+        if tag == "figcaption" and self._figure:
+            self._in_caption = True
+
+    def handle_endtag(self, tag):
+        if tag == "figcaption":
+            self._in_caption = False
+        if tag == "figure":
+            self._figure = None
+
+    def handle_data(self, data):
+        if self._in_caption and self._figure:
+            self.figures[self._figure]["caption"] += data
+
+
+@pytest.fixture(scope="module")
+def page(built_book) -> _PageParser:
+    parser = _PageParser()
+    parser.feed(built_book.html(DOC))
+    return parser
+
+
+@pytest.mark.slow
+def test_page_has_the_six_labelled_exercises_each_with_a_dropdown_solution(page):
+    assert set(page.exercises) == EXERCISES
+    assert len(page.exercises) == len(EXERCISES)
+    assert len(page.solutions) == len(EXERCISES)
+    assert all("dropdown" in classes for classes in page.solutions)
+
+
+@pytest.mark.slow
+def test_every_figure_has_one_image_with_alt_text_and_a_caption(page):
+    assert set(page.figures) == FIGURES
+    for name, figure in page.figures.items():
+        assert len(figure["alt"]) == 1, f"{name} holds {len(figure['alt'])} images"
+        assert len(figure["alt"][0]) > 40, f"{name} has no real alt text"
+        assert figure["caption"].strip(), f"{name} has no caption"
+
+
+@pytest.mark.slow
+def test_every_glue_reference_in_the_prose_was_glued(built_book):
+    glued = built_book.glued(DOC)
+    used = set(re.findall(r"\{glue:text\}`([A-Za-z0-9_]+)", source()))
+    assert used, "the page glues nothing"
+    assert used <= set(glued), f"referenced but never glued: {sorted(used - set(glued))}"
+
+
+@pytest.mark.slow
+def test_executed_page_writes_nothing_to_stderr_and_no_warnings(built_book):
+    for cell in built_book.notebook(DOC).cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                assert output["name"] != "stderr", output["text"][:300]
+                assert "WARNING" not in output["text"], output["text"][:300]
+                assert "Warning" not in output["text"], output["text"][:300]
+
+
+@pytest.mark.slow
+def test_saved_and_reloaded_model_and_plot_model_fallback_printed_their_lines(built_book):
+    text = "".join(
+        output.get("text", "")
+        for cell in built_book.notebook(DOC).cells
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "stream"
+    )
+    assert "The reloaded model gives exactly the same probabilities" in text
+    # Graphviz present: a diagram; absent: exactly one line that says why, then the summary.
+    fallback = text.count("plot_model needs pydot and Graphviz")
+    html = built_book.html(DOC)
+    assert fallback == 1 or 'alt="Diagram of the sequential penguin classifier' in html
+
+
+# --- glued numbers against a direct recomputation -------------------------------------
+
+
+@pytest.mark.slow
+def test_glued_row_counts_match_the_penguin_table(built_book):
+    raw, clean = penguins_clean()
+    value = lambda name: built_book.glued_value(DOC, name)  # noqa: E731
+    assert value("n_rows_raw") == len(raw) == 344
+    assert value("n_rows_clean") == len(clean)
+    assert value("n_rows_dropped") == len(raw) - len(clean)
+    assert value("n_rows_missing_sex") == int(raw["sex"].isna().sum())
+
+
+@pytest.mark.slow
+def test_glued_split_sizes_and_class_counts_match_a_fresh_stratified_split(built_book):
+    train_counts, test_counts = split_counts()
+    value = lambda name: built_book.glued_value(DOC, name)  # noqa: E731
+    assert value("train_class_counts") == train_counts
+    assert value("test_class_counts") == test_counts
+    assert value("n_train") == sum(train_counts.values())
+    assert value("n_test") == sum(test_counts.values())
+    for species in SPECIES:
+        assert value(f"n_train_{species}") == train_counts[species]
+        assert value(f"n_test_{species}") == test_counts[species]
+        assert value(f"share_test_{species}") == pytest.approx(
+            test_counts[species] / sum(test_counts.values())
+        )
+
+
+@pytest.mark.slow
+def test_glued_parameter_counts_follow_the_dense_layer_formula(built_book):
+    value = lambda name: built_book.glued_value(DOC, name)  # noqa: E731
+    hidden, inputs, outputs = value("n_hidden"), value("n_inputs"), value("n_outputs")
+    assert (inputs, outputs) == (len(MEASUREMENTS), len(SPECIES))
+    assert value("n_params_hidden") == (inputs + 1) * hidden
+    assert value("n_params_output") == (hidden + 1) * outputs
+    assert value("n_params_total") == (inputs + 1) * hidden + (hidden + 1) * outputs
+    assert value("n_params_32") == (inputs + 1) * 32 + (32 + 1) * outputs
+
+
+@pytest.mark.slow
+def test_glued_accuracy_and_recalls_follow_from_the_confusion_matrix(built_book):
+    value = lambda name: built_book.glued_value(DOC, name)  # noqa: E731
+    cells = np.array(value("confusion_cells"))
+    _, test_counts = split_counts()
+    assert cells.shape == (3, 3)
+    assert cells.sum(axis=1).tolist() == [test_counts[s] for s in SPECIES]
+    assert value("n_diagonal") == value("n_test_correct") == np.trace(cells)
+    assert value("test_accuracy") == pytest.approx(np.trace(cells) / cells.sum())
+    recalls = np.diag(cells) / cells.sum(axis=1)
+    for species, recall in zip(SPECIES, recalls):
+        assert value(f"recall_{species}") == pytest.approx(recall)
+    assert value("worst_recall_species") == SPECIES[int(np.argmin(recalls))]
+
+
+@pytest.mark.slow
+def test_confusion_sentence_names_the_largest_off_diagonal_cell(built_book):
+    value = lambda name: built_book.glued_value(DOC, name)  # noqa: E731
+    cells = np.array(value("confusion_cells"))
+    sentence = value("confusion_sentence")
+    off = cells.copy()
+    np.fill_diagonal(off, 0)
+    if off.sum() == 0:
+        assert "every test penguin" in sentence
+        return
+    i, j = np.unravel_index(np.argmax(off), off.shape)
+    assert (
+        f"{off[i, j]} of the {cells[i].sum()} {SPECIES[i]} " in sentence
+        and f"predicted to be {SPECIES[j]}" in sentence
+    ), sentence
