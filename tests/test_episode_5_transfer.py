@@ -1,0 +1,211 @@
+"""Episode 5 (transfer learning): page structure, glued numbers, and the pre-trained weights path.
+
+The weights tests need no build: they point Keras's cache (``KERAS_HOME``) at a temporary
+folder holding a tiny fake weights file and check which way ``densenet121_weights`` goes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+
+import dlbook.pretrained as pretrained
+from dlbook.fetch import DataUnavailableError
+from dlbook.learner_layer import markdown_lines
+from dlbook.pretrained import CorruptWeightsError, densenet121_weights
+
+REPO = Path(__file__).resolve().parents[1]
+DOC = "book/episodes/5-transfer-learning"
+SOURCE = REPO / f"{DOC}.md"
+WEIGHTS_NAME = "densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5"
+
+EXERCISES = {
+    "ex-transfer-fit",
+    "ex-transfer-head-base",
+    "ex-transfer-resolution",
+    "ex-transfer-shortcut",
+    "ex-transfer-compare",
+    "ex-transfer-other-model",
+}
+STEP_TITLES = [
+    "Formulate the problem",
+    "Identify inputs and outputs",
+    "Prepare the data",
+    "Choose a pre-trained model or build a new architecture",
+    "Choose a loss function and optimizer",
+    "Train the model",
+    "Perform a prediction/classification",
+    "Measure performance",
+    "Refine the model",
+    "Save and share the model",
+]
+HEAD_UNITS = 64  # the Dense layer of the page's head
+N_CLASSES = 10
+
+
+def headings_with_labels(text: str) -> list[tuple[str, str | None]]:
+    """Every ``##``/``###`` heading outside fenced blocks, with the label right above it."""
+    found, previous = [], None
+    for line, in_code in markdown_lines(text):
+        stripped = line.strip()
+        if in_code:
+            previous = None
+            continue
+        if not stripped:
+            continue
+        if re.match(r"^#{2,3} ", stripped):
+            label = re.fullmatch(r"\((.+)\)=", previous or "")
+            found.append((stripped, label.group(1) if label else None))
+        previous = stripped
+    return found
+
+
+# --- the source page (no build needed) --------------------------------------------------------
+
+def test_every_section_has_a_label_of_this_episode():
+    headings = headings_with_labels(SOURCE.read_text())
+    assert headings, "no sections found"
+    unlabelled = [h for h, label in headings if label is None]
+    assert not unlabelled, f"sections without a (label)= line above them: {unlabelled}"
+    foreign = [label for _, label in headings if not label.startswith("episode-transfer-")]
+    assert not foreign, f"labels outside the episode-transfer- namespace: {foreign}"
+
+
+def test_the_ten_workflow_steps_are_the_numbered_sections_in_order():
+    steps = [(h, label) for h, label in headings_with_labels(SOURCE.read_text())
+             if label and re.fullmatch(r"episode-transfer-step-\d+", label)]
+    assert [label for _, label in steps] == [f"episode-transfer-step-{n}" for n in range(1, 11)]
+    assert [h for h, _ in steps] == [f"## {n}. {t}" for n, t in enumerate(STEP_TITLES, 1)]
+
+
+def test_page_passes_the_helper_weights_to_densenet121_unchanged():
+    """Online the same code must load the real weights: the helper's path goes straight in."""
+    text = SOURCE.read_text()
+    assert "weights = densenet121_weights()" in text
+    call = re.search(r"keras\.applications\.DenseNet121\((.*?)\)\n", text, re.S)
+    assert call, "the page does not build keras.applications.DenseNet121"
+    arguments = call.group(1)
+    for needed in ("include_top=False", 'pooling="max"', "weights=weights"):
+        assert needed in arguments, f"DenseNet121(...) lacks {needed}"
+    assert "base.trainable = False" in text
+    assert "import tensorflow" not in text and "tf." not in text
+
+
+# --- the weights helper with a fake Keras cache (no build needed) ----------------------------
+
+@pytest.fixture
+def fake_cache(tmp_path, monkeypatch) -> Path:
+    """A Keras home whose models folder holds a tiny file named like the DenseNet121 weights."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("DLBOOK_OFFLINE", "1")  # never try the network from a test
+    monkeypatch.delenv("DLBOOK_DATA_MIRROR", raising=False)
+    monkeypatch.delenv("DLBOOK_STRICT", raising=False)
+    models = tmp_path / "keras" / "models"
+    models.mkdir(parents=True)
+    fake = models / WEIGHTS_NAME
+    fake.write_bytes(b"not really HDF5, only a stand-in for the weights file")
+    return fake
+
+
+def test_corrupt_cached_weights_are_refused_with_a_clear_message(fake_cache):
+    with pytest.raises(CorruptWeightsError) as caught:
+        densenet121_weights()
+    message = str(caught.value)
+    assert str(fake_cache) in message
+    assert "corrupt" in message and "md5" in message
+    assert "Delete it" in message
+    assert fake_cache.is_file(), "the helper must not delete the user's file itself"
+
+
+def test_cached_weights_that_match_their_checksum_are_the_ones_used(fake_cache, monkeypatch):
+    md5 = hashlib.md5(fake_cache.read_bytes()).hexdigest()
+    entry = pretrained.DENSENET121
+    monkeypatch.setattr(pretrained, "DENSENET121", dataclasses.replace(
+        entry, files=(dataclasses.replace(entry.files[0], md5=md5),)))
+    # Strict mode forbids stand-ins: it must not matter when the real file is there.
+    monkeypatch.setenv("DLBOOK_STRICT", "1")
+    assert densenet121_weights() == str(fake_cache)
+
+
+def test_without_weights_the_page_gets_none_or_strict_mode_stops(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty"))
+    monkeypatch.setenv("DLBOOK_OFFLINE", "1")
+    monkeypatch.delenv("DLBOOK_DATA_MIRROR", raising=False)
+    monkeypatch.delenv("DLBOOK_STRICT", raising=False)
+    assert densenet121_weights() is None
+    monkeypatch.setenv("DLBOOK_STRICT", "1")
+    with pytest.raises(DataUnavailableError, match="DenseNet121"):
+        densenet121_weights()
+
+
+# --- the built page ------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_exercises_are_the_expected_ones_each_with_a_solution(built_book):
+    html = built_book.html(DOC)
+    found = set(re.findall(r'<div class="exercise admonition" id="([^"]+)"', html))
+    assert found == EXERCISES
+    assert html.count('class="solution dropdown admonition"') == len(EXERCISES)
+
+
+@pytest.mark.slow
+def test_every_figure_has_alt_text_and_a_caption(built_book):
+    html = built_book.html(DOC)
+    figures = re.findall(r'<figure class="[^"]*" id="(fig-transfer-[^"]+)">(.*?)</figure>', html,
+                         re.S)
+    assert {name for name, _ in figures} == {
+        "fig-transfer-diagram", "fig-transfer-curves", "fig-transfer-predictions"}
+    for name, body in figures:
+        alt = re.search(r'<img alt="([^"]*)"', body)
+        assert alt and len(alt.group(1)) > 30, f"{name}: missing or short alt text"
+        caption = re.search(r"<figcaption>(.*?)</figcaption>", body, re.S)
+        assert caption and re.sub(r"<[^>]+>", "", caption.group(1)).strip(), f"{name}: no caption"
+
+
+@pytest.mark.slow
+def test_glued_parameter_counts_match_a_recount(built_book):
+    import keras
+
+    base = keras.applications.DenseNet121(include_top=False, pooling="max", weights=None,
+                                          input_shape=(160, 160, 3))
+    n_features = base.output_shape[-1]
+    # Head by formula: batch norm (2 trainable + 2 running statistics per feature),
+    # Dense(HEAD_UNITS) and Dense(N_CLASSES) with their biases.
+    head_trainable = (2 * n_features + n_features * HEAD_UNITS + HEAD_UNITS
+                      + HEAD_UNITS * N_CLASSES + N_CLASSES)
+    head_total = head_trainable + 2 * n_features
+    assert built_book.glued_value(DOC, "n_features") == n_features
+    assert built_book.glued_value(DOC, "params_base") == base.count_params()
+    assert built_book.glued_value(DOC, "params_trainable") == head_trainable
+    assert built_book.glued_value(DOC, "params_head") == head_total
+    assert built_book.glued_value(DOC, "params_total") == base.count_params() + head_total
+    assert built_book.glued_value(DOC, "params_frozen") == base.count_params() + 2 * n_features
+
+
+@pytest.mark.slow
+def test_glued_timings_and_speedups_are_consistent(built_book):
+    n_images = built_book.glued_value(DOC, "n_train") + built_book.glued_value(DOC, "n_val")
+    assert built_book.glued_value(DOC, "n_train") == 878 and built_book.glued_value(DOC, "n_val") == 293
+    naive = built_book.glued_value(DOC, "naive_epoch_seconds")
+    assert naive == pytest.approx(built_book.glued_value(DOC, "ms_per_image") * n_images / 1000)
+    per_epoch = built_book.glued_value(DOC, "head_epoch_seconds")
+    assert per_epoch == pytest.approx(built_book.glued_value(DOC, "head_seconds") / built_book.glued_value(DOC, "epochs_run"))
+    assert built_book.glued_value(DOC, "speedup_epoch") == pytest.approx(naive / per_epoch)
+    fast = built_book.glued_value(DOC, "extract_seconds") + built_book.glued_value(DOC, "head_seconds")
+    assert built_book.glued_value(DOC, "fast_total_seconds") == pytest.approx(fast)
+    assert built_book.glued_value(DOC, "speedup_total") == pytest.approx(
+        built_book.glued_value(DOC, "epochs_run") * naive / fast)
+    # The lesson of the page: extracting features once beats running the base every epoch.
+    assert built_book.glued_value(DOC, "speedup_total") > 1
+
+
+@pytest.mark.slow
+def test_standin_note_is_shown_exactly_when_the_base_has_random_weights(built_book):
+    html = built_book.html(DOC)
+    note = "Stand-in base: random weights" in html
+    verdict_mentions_standin = "random stand-in base" in built_book.glued_value(DOC, "comparison_verdict")
+    assert note == verdict_mentions_standin

@@ -1,0 +1,123 @@
+"""Episode 6 (outlook): page structure, the Siamese network's glued numbers, figures."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from dlbook.learner_layer import markdown_lines
+
+REPO = Path(__file__).resolve().parents[1]
+DOC = "book/episodes/6-outlook"
+SOURCE = REPO / f"{DOC}.md"
+MEASUREMENTS = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
+
+EXERCISES = {
+    "ex-outlook-ms2deepscore-steps",
+    "ex-outlook-input-size",
+    "ex-outlook-small-embedding",
+    "ex-outlook-shared-base",
+    "ex-outlook-bias",
+    "ex-outlook-organise",
+}
+SECTIONS = {
+    "episode-outlook-ms2deepscore",
+    "episode-outlook-siamese",
+    "episode-outlook-bias",
+    "episode-outlook-llms",
+    "episode-outlook-organise",
+    "episode-outlook-next-steps",
+    "episode-outlook-further-reading",
+}
+
+
+def headings_with_labels(text: str) -> list[tuple[str, str | None]]:
+    """Every ``##``/``###`` heading outside fenced blocks, with the label right above it."""
+    found, previous = [], None
+    for line, in_code in markdown_lines(text):
+        stripped = line.strip()
+        if in_code:
+            previous = None
+            continue
+        if not stripped:
+            continue
+        if re.match(r"^#{2,3} ", stripped):
+            label = re.fullmatch(r"\((.+)\)=", previous or "")
+            found.append((stripped, label.group(1) if label else None))
+        previous = stripped
+    return found
+
+
+def test_every_section_has_a_label_of_this_episode():
+    headings = headings_with_labels(SOURCE.read_text())
+    unlabelled = [h for h, label in headings if label is None]
+    assert not unlabelled, f"sections without a (label)= line above them: {unlabelled}"
+    labels = {label for _, label in headings}
+    assert SECTIONS <= labels, f"missing sections: {SECTIONS - labels}"
+    assert all(label.startswith("episode-outlook-") for label in labels)
+
+
+def test_siamese_walkthrough_links_all_ten_workflow_steps():
+    text = SOURCE.read_text()
+    start = text.index("(episode-outlook-siamese)=")
+    end = text.index("(episode-outlook-bias)=")
+    linked = set(re.findall(r"\{ref\}`workflow-step-(\d+)`", text[start:end]))
+    assert linked == {str(n) for n in range(1, 11)}
+
+
+def test_learner_code_uses_keras_only():
+    text = SOURCE.read_text()
+    assert "import tensorflow" not in text and "tf." not in text
+
+
+@pytest.mark.slow
+def test_exercises_are_the_expected_ones_each_with_a_dropdown_solution(built_book):
+    html = built_book.html(DOC)
+    found = set(re.findall(r'<div class="exercise admonition" id="([^"]+)"', html))
+    assert found == EXERCISES
+    assert html.count('class="solution dropdown admonition"') == len(EXERCISES)
+
+
+@pytest.mark.slow
+def test_every_figure_has_alt_text_and_a_caption(built_book):
+    html = built_book.html(DOC)
+    figures = re.findall(r'<figure class="[^"]*" id="(fig-outlook-[^"]+)">(.*?)</figure>', html,
+                         re.S)
+    assert {name for name, _ in figures} == {
+        "fig-outlook-ms2deepscore", "fig-outlook-siamese-loss", "fig-outlook-similarity"}
+    for name, body in figures:
+        alt = re.search(r'<img alt="([^"]*)"', body)
+        assert alt and len(alt.group(1)) > 30, f"{name}: missing or short alt text"
+        caption = re.search(r"<figcaption>(.*?)</figcaption>", body, re.S)
+        assert caption and re.sub(r"<[^>]+>", "", caption.group(1)).strip(), f"{name}: no caption"
+
+
+@pytest.mark.slow
+def test_glued_parameter_count_matches_the_formula(built_book):
+    # Dense(16) on 4 inputs, Dense(8) on 16; the second use of the base adds nothing.
+    expected = (4 * 16 + 16) + (16 * 8 + 8)
+    assert built_book.glued_value(DOC, "base_params") == expected
+    assert built_book.glued_value(DOC, "siamese_params") == expected
+
+
+@pytest.mark.slow
+def test_glued_penguin_counts_match_the_data(built_book):
+    from palmerpenguins import load_penguins
+
+    n = int(load_penguins().dropna(subset=MEASUREMENTS).shape[0])
+    assert built_book.glued_value(DOC, "n_penguins") == n
+    assert built_book.glued_value(DOC, "n_test_penguins") == math.ceil(0.3 * n)
+    assert built_book.glued_value(DOC, "n_train_penguins") == n - math.ceil(0.3 * n)
+
+
+@pytest.mark.slow
+def test_glued_accuracies_are_fractions_and_the_baseline_matches_the_pair_mix(built_book):
+    for name in ("siamese_accuracy", "siamese_baseline", "same_fraction"):
+        assert 0 <= built_book.glued_value(DOC, name) <= 1
+    # The baseline answers "different" for every pair, so it scores the share of different-species
+    # pairs; with three species in these proportions that share lies well above one half.
+    assert 0.5 < built_book.glued_value(DOC, "siamese_baseline") < 0.8
+    assert -1 <= built_book.glued_value(DOC, "mean_sim_different") <= built_book.glued_value(DOC, "mean_sim_same") <= 1
