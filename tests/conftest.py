@@ -109,5 +109,14 @@ def built_book(tmp_path_factory) -> BuiltBook:
     return book
 
 
+@pytest.fixture
+def isolated_data_env(tmp_path, monkeypatch):
+    """No mirror, no strict/offline flags, empty cache and Keras home: only what a test sets counts."""
+    for name in ("DLBOOK_DATA_MIRROR", "DLBOOK_STRICT", "DLBOOK_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DLBOOK_DATA_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: needs the full book build (minutes)")

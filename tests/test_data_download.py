@@ -105,13 +105,8 @@ def server():
     srv.close()
 
 
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path, monkeypatch):
-    """No mirror, no strict/offline flags, an empty cache: only what each test sets counts."""
-    for name in ("DLBOOK_DATA_MIRROR", "DLBOOK_STRICT", "DLBOOK_OFFLINE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DLBOOK_DATA_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+# Every test starts with no mirror, no flags, an empty cache and Keras home.
+pytestmark = pytest.mark.usefixtures("isolated_data_env")
 
 
 @pytest.fixture

@@ -28,13 +28,8 @@ needs_real_mirror = pytest.mark.skipif(REAL_MIRROR is None, reason="no ../shared
 WEATHER_CSV = "weather_prediction_dataset.csv"
 
 
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path, monkeypatch):
-    """No mirror, no flags, empty cache and Keras home: only what each test sets counts."""
-    for name in ("DLBOOK_DATA_MIRROR", "DLBOOK_STRICT", "DLBOOK_OFFLINE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DLBOOK_DATA_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+# Every test starts with no mirror, no flags, an empty cache and Keras home.
+pytestmark = pytest.mark.usefixtures("isolated_data_env")
 
 
 def sha256(path: Path) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bs4 import BeautifulSoup
+from helpers import WORKFLOW_STEPS
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = "book/episodes/1-introduction"
@@ -30,18 +31,6 @@ EXERCISES = {
     "ex-introduction-suitable-tasks",
     "ex-introduction-plan-your-problem",
 }
-WORKFLOW_STEPS = [
-    "Formulate the problem",
-    "Identify inputs and outputs",
-    "Prepare the data",
-    "Choose a pre-trained model or build a new architecture",
-    "Choose a loss function and optimizer",
-    "Train the model",
-    "Perform a prediction/classification",
-    "Measure performance",
-    "Refine the model",
-    "Save and share the model",
-]
 FIGURES = {
     "fig-introduction-ai-ml-dl",
     "fig-introduction-neuron",

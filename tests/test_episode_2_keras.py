@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from helpers import STEP_TITLES
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = REPO / "book" / "episodes" / "2-keras.md"
@@ -23,18 +24,6 @@ EXERCISES = {
     "ex-keras-count-params",
     "ex-keras-training-curves",
     "ex-keras-confusion-matrix",
-}
-STEP_TITLES = {
-    1: "Formulate the problem",
-    2: "Identify inputs and outputs",
-    3: "Prepare the data",
-    4: "Choose a pre-trained model or build a new architecture",
-    5: "Choose a loss function and optimizer",
-    6: "Train the model",
-    7: "Perform a prediction/classification",
-    8: "Measure performance",
-    9: "Refine the model",
-    10: "Save and share the model",
 }
 FIGURES = {
     "fig-keras-pairplot-species",

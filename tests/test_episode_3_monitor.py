@@ -20,23 +20,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from helpers import STEP_TITLES
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = "book/episodes/3-monitor-the-model"
 SOURCE = REPO / f"{DOC}.md"
 
-STEP_TITLES = {
-    1: "Formulate the problem",
-    2: "Identify inputs and outputs",
-    3: "Prepare the data",
-    4: "Choose a pre-trained model or build a new architecture",
-    5: "Choose a loss function and optimizer",
-    6: "Train the model",
-    7: "Perform a prediction/classification",
-    8: "Measure performance",
-    9: "Refine the model",
-    10: "Save and share the model",
-}
 EXERCISES = {
     "ex-monitor-input-output",
     "ex-monitor-gradient-descent",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import WORKFLOW_STEPS as STEPS
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = REPO / "book" / "episodes" / "4-advanced-layer-types.md"
@@ -32,18 +33,6 @@ EXERCISES = {
     "ex-cnn-vary-dropout",
     "ex-cnn-read-search",
 }
-STEPS = [
-    "Formulate the problem",
-    "Identify inputs and outputs",
-    "Prepare the data",
-    "Choose a pre-trained model or build a new architecture",
-    "Choose a loss function and optimizer",
-    "Train the model",
-    "Perform a prediction/classification",
-    "Measure performance",
-    "Refine the model",
-    "Save and share the model",
-]
 CLASSES = (
     "day bed", "dishrag", "plate", "running shoe", "soap dispenser",
     "street sign", "table lamp", "tile roof", "toilet seat", "washing machine",

@@ -17,6 +17,7 @@ import dlbook.pretrained as pretrained
 from dlbook.fetch import DataUnavailableError
 from dlbook.learner_layer import markdown_lines
 from dlbook.pretrained import CorruptWeightsError, densenet121_weights
+from helpers import WORKFLOW_STEPS as STEP_TITLES, check_figures
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = "book/episodes/5-transfer-learning"
@@ -31,18 +32,6 @@ EXERCISES = {
     "ex-transfer-compare",
     "ex-transfer-other-model",
 }
-STEP_TITLES = [
-    "Formulate the problem",
-    "Identify inputs and outputs",
-    "Prepare the data",
-    "Choose a pre-trained model or build a new architecture",
-    "Choose a loss function and optimizer",
-    "Train the model",
-    "Perform a prediction/classification",
-    "Measure performance",
-    "Refine the model",
-    "Save and share the model",
-]
 HEAD_UNITS = 64  # the Dense layer of the page's head
 N_CLASSES = 10
 
@@ -155,15 +144,8 @@ def test_exercises_are_the_expected_ones_each_with_a_solution(built_book):
 @pytest.mark.slow
 def test_every_figure_has_alt_text_and_a_caption(built_book):
     html = built_book.html(DOC)
-    figures = re.findall(r'<figure class="[^"]*" id="(fig-transfer-[^"]+)">(.*?)</figure>', html,
-                         re.S)
-    assert {name for name, _ in figures} == {
-        "fig-transfer-diagram", "fig-transfer-curves", "fig-transfer-predictions"}
-    for name, body in figures:
-        alt = re.search(r'<img alt="([^"]*)"', body)
-        assert alt and len(alt.group(1)) > 30, f"{name}: missing or short alt text"
-        caption = re.search(r"<figcaption>(.*?)</figcaption>", body, re.S)
-        assert caption and re.sub(r"<[^>]+>", "", caption.group(1)).strip(), f"{name}: no caption"
+    check_figures(html, "fig-transfer-", {
+        "fig-transfer-diagram", "fig-transfer-curves", "fig-transfer-predictions"})
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from dlbook.learner_layer import markdown_lines
+from helpers import check_figures
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = "book/episodes/6-outlook"
@@ -84,15 +85,8 @@ def test_exercises_are_the_expected_ones_each_with_a_dropdown_solution(built_boo
 @pytest.mark.slow
 def test_every_figure_has_alt_text_and_a_caption(built_book):
     html = built_book.html(DOC)
-    figures = re.findall(r'<figure class="[^"]*" id="(fig-outlook-[^"]+)">(.*?)</figure>', html,
-                         re.S)
-    assert {name for name, _ in figures} == {
-        "fig-outlook-ms2deepscore", "fig-outlook-siamese-loss", "fig-outlook-similarity"}
-    for name, body in figures:
-        alt = re.search(r'<img alt="([^"]*)"', body)
-        assert alt and len(alt.group(1)) > 30, f"{name}: missing or short alt text"
-        caption = re.search(r"<figcaption>(.*?)</figcaption>", body, re.S)
-        assert caption and re.sub(r"<[^>]+>", "", caption.group(1)).strip(), f"{name}: no caption"
+    check_figures(html, "fig-outlook-", {
+        "fig-outlook-ms2deepscore", "fig-outlook-siamese-loss", "fig-outlook-similarity"})
 
 
 @pytest.mark.slow

@@ -24,12 +24,8 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 REAL_MIRROR = SHARED if (SHARED / "weather" / "weather_prediction_dataset.csv").is_file() else None
 
 
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path, monkeypatch):
-    for name in ("DLBOOK_DATA_MIRROR", "DLBOOK_STRICT", "DLBOOK_OFFLINE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DLBOOK_DATA_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+# Every test starts with no mirror, no flags, an empty cache and Keras home.
+pytestmark = pytest.mark.usefixtures("isolated_data_env")
 
 
 def run_prefetch(*args: str, **env: str) -> subprocess.CompletedProcess:
