@@ -6,7 +6,7 @@ JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 BUILD_FLAGS ?= -W -n --keep-going
 
-.PHONY: install book test notebooks prefetch bench clean
+.PHONY: install book test browser-deps notebooks prefetch bench clean
 
 $(STAMP): requirements.txt code/pyproject.toml
 	python3 -m venv $(VENV)
@@ -21,8 +21,29 @@ book: $(STAMP)
 	$(PY) -m dlbook.build $(BUILD_FLAGS)
 
 ## Run the whole test suite, book build included.
-test: $(STAMP)
+test: $(STAMP) browser-deps
 	$(PY) -m pytest
+
+## Tools of the browser tests: Debian's Chromium (installed with apt-get when missing and we
+## are root) and the node packages of package-lock.json (axe-core). Without them the browser
+## tests skip and say why; nothing here fails the test run.
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's chromium for the browser tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "warning: could not install chromium; the browser tests will skip"; \
+	  else \
+	    echo "note: no /usr/bin/chromium (install the chromium package as root); the browser tests will skip"; \
+	  fi; \
+	fi
+	@if command -v npm >/dev/null 2>&1; then \
+	  [ node_modules/.package-lock.json -nt package-lock.json ] \
+	    || npm ci --no-audit --no-fund --loglevel=error \
+	    || echo "warning: npm ci failed; the browser tests will skip"; \
+	else \
+	  echo "note: no npm to install axe-core; the browser tests will skip"; \
+	fi
 
 ## Regenerate the .ipynb twins of the pages (for Colab and Binder) after editing a page.
 notebooks: $(STAMP)

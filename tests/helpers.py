@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from dlbook.learner_layer import markdown_lines
+
 # The 10 steps of the deep-learning workflow, as episode 1 defines them (workflow-step-N).
 WORKFLOW_STEPS = [
     "Formulate the problem",
@@ -33,3 +35,20 @@ def check_figures(html: str, prefix: str, expected: set[str]) -> None:
         assert alt and len(alt.group(1)) > 30, f"{name}: missing or short alt text"
         caption = re.search(r"<figcaption>(.*?)</figcaption>", body, re.S)
         assert caption and re.sub(r"<[^>]+>", "", caption.group(1)).strip(), f"{name}: no caption"
+
+
+def headings_with_labels(text: str) -> list[tuple[str, str | None]]:
+    """Every ``##``/``###`` heading outside fenced blocks, with the label right above it."""
+    found, previous = [], None
+    for line, in_code in markdown_lines(text):
+        stripped = line.strip()
+        if in_code:
+            previous = None
+            continue
+        if not stripped:
+            continue
+        if re.match(r"^#{2,3} ", stripped):
+            label = re.fullmatch(r"\((.+)\)=", previous or "")
+            found.append((stripped, label.group(1) if label else None))
+        previous = stripped
+    return found

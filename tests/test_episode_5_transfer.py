@@ -15,9 +15,8 @@ import pytest
 
 import dlbook.pretrained as pretrained
 from dlbook.fetch import DataUnavailableError
-from dlbook.learner_layer import markdown_lines
 from dlbook.pretrained import CorruptWeightsError, densenet121_weights
-from helpers import WORKFLOW_STEPS as STEP_TITLES, check_figures
+from helpers import WORKFLOW_STEPS as STEP_TITLES, check_figures, headings_with_labels
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = "book/episodes/5-transfer-learning"
@@ -35,22 +34,6 @@ EXERCISES = {
 HEAD_UNITS = 64  # the Dense layer of the page's head
 N_CLASSES = 10
 
-
-def headings_with_labels(text: str) -> list[tuple[str, str | None]]:
-    """Every ``##``/``###`` heading outside fenced blocks, with the label right above it."""
-    found, previous = [], None
-    for line, in_code in markdown_lines(text):
-        stripped = line.strip()
-        if in_code:
-            previous = None
-            continue
-        if not stripped:
-            continue
-        if re.match(r"^#{2,3} ", stripped):
-            label = re.fullmatch(r"\((.+)\)=", previous or "")
-            found.append((stripped, label.group(1) if label else None))
-        previous = stripped
-    return found
 
 
 # --- the source page (no build needed) --------------------------------------------------------

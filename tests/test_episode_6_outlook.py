@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dlbook.learner_layer import markdown_lines
-from helpers import check_figures
+from helpers import check_figures, headings_with_labels
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = "book/episodes/6-outlook"
@@ -34,22 +33,6 @@ SECTIONS = {
     "episode-outlook-further-reading",
 }
 
-
-def headings_with_labels(text: str) -> list[tuple[str, str | None]]:
-    """Every ``##``/``###`` heading outside fenced blocks, with the label right above it."""
-    found, previous = [], None
-    for line, in_code in markdown_lines(text):
-        stripped = line.strip()
-        if in_code:
-            previous = None
-            continue
-        if not stripped:
-            continue
-        if re.match(r"^#{2,3} ", stripped):
-            label = re.fullmatch(r"\((.+)\)=", previous or "")
-            found.append((stripped, label.group(1) if label else None))
-        previous = stripped
-    return found
 
 
 def test_every_section_has_a_label_of_this_episode():
