@@ -258,10 +258,18 @@ def test_whole_page_runs_unchanged_on_real_format_files(tmp_path, monkeypatch, n
     monkeypatch.setattr(keras.Model, "fit", lambda self, *a, **kw: fit(self, *a, **{**kw, "epochs": 1}))
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the saved model lands in tmp_path
 
+    from IPython.core.interactiveshell import InteractiveShell
+
+    had_shell = InteractiveShell.initialized()
     namespace: dict = {}
     cells = [c.source for c in notebook.cells if c.cell_type == "code"]
-    for number, source in enumerate(cells):
-        exec(compile(source, f"<page cell {number}>", "exec"), namespace)
+    try:
+        for number, source in enumerate(cells):
+            exec(compile(source, f"<page cell {number}>", "exec"), namespace)
+    finally:
+        # Some cell's library creates a global IPython shell; leave none behind for later tests.
+        if not had_shell:
+            InteractiveShell.clear_instance()
     assert namespace["dollar_street"].source == "mirror"
     assert len(namespace["history_pool"].history["loss"]) == 1
     assert len(namespace["results"]) == 4
