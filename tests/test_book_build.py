@@ -204,3 +204,14 @@ def test_stale_notebook_twin_fails_the_build(tmp_path):
     result = jb_build(tmp_path)
     assert result.returncode != 0
     assert "make notebooks" in result.stdout + result.stderr
+
+
+def test_lesson_overview_without_its_front_matter_fails_the_build(tmp_path):
+    make_mini_book(tmp_path, {"page": "print(1)"})
+    page = tmp_path / "book" / "page.md"
+    page.write_text(page.read_text().replace("# page\n", "# page\n\n```{lesson-overview}\n```\n"))
+    notebooks.sync(page, notebooks.repository_url())
+    result = jb_build(tmp_path)
+    log = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "lesson:` block lacks teaching, exercises" in log

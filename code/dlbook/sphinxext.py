@@ -63,10 +63,12 @@ def front_matter(path: Path) -> dict:
     return yaml.safe_load(text.split("---", 2)[1]) or {}
 
 
+LESSON_KEYS = ("teaching", "exercises", "questions", "objectives", "keypoints")
+
+
 def lesson_info(path: Path) -> dict:
-    """The ``lesson:`` block of a page's front matter, checked for the keys the book uses."""
-    lesson = front_matter(path).get("lesson") or {}
-    return lesson
+    """The ``lesson:`` block of a page's front matter (empty when it has none)."""
+    return front_matter(path).get("lesson") or {}
 
 
 class _LessonDirective(SphinxDirective):
@@ -76,9 +78,11 @@ class _LessonDirective(SphinxDirective):
     def lesson(self) -> dict | None:
         path = Path(self.env.doc2path(self.env.docname))
         lesson = lesson_info(path)
-        if not lesson:
-            logger.warning("%s: no `lesson:` block in the front matter", self.env.docname,
-                           location=self.get_location(), type="dlbook", subtype="lesson")
+        missing = [key for key in LESSON_KEYS if key not in lesson]
+        if missing:
+            logger.warning("%s: the front matter's `lesson:` block lacks %s", self.env.docname,
+                           ", ".join(missing), location=self.get_location(), type="dlbook",
+                           subtype="lesson")
             return None
         return lesson
 
