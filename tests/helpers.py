@@ -22,8 +22,11 @@ WORKFLOW_STEPS = [
 STEP_TITLES = dict(enumerate(WORKFLOW_STEPS, start=1))
 
 
-def exercise_ids(html: str) -> set[str]:
-    return set(re.findall(r'<div class="exercise admonition" id="([^"]+)"', html))
+def check_exercises(html: str, expected: set[str]) -> None:
+    """The page has exactly the ``expected`` exercises, each with one solution in a dropdown."""
+    found = set(re.findall(r'<div class="exercise admonition" id="([^"]+)"', html))
+    assert found == expected
+    assert html.count('class="solution dropdown admonition"') == len(expected)
 
 
 def check_figures(html: str, prefix: str, expected: set[str]) -> None:

@@ -430,7 +430,22 @@ def _anchor_slug(ep: Episode) -> str:
     return ep.label or Path(ep.docname).name
 
 
-class KeypointsSummary(_EpisodesDirective):
+class _EpisodeSummary(_EpisodesDirective):
+    """A directive that gives each episode a section: a linked intro line, then Markdown."""
+
+    def episode_section(self, ep: Episode, prefix: str, before: str, after: str,
+                        markdown: str, source: str) -> nodes.section:
+        section = _section(f"{prefix}-{_anchor_slug(ep)}", f"{ep.number}. {ep.title}")
+        intro = nodes.paragraph()
+        intro += nodes.Text(before)
+        intro += self.doc_link(ep)
+        intro += nodes.Text(after)
+        section += intro
+        self.parse_markdown(markdown, section, source)
+        return section
+
+
+class KeypointsSummary(_EpisodeSummary):
     """Every episode's key points (front matter ``lesson.keypoints``), in toc order."""
 
     def run(self) -> list[nodes.Node]:
@@ -439,25 +454,19 @@ class KeypointsSummary(_EpisodesDirective):
             return self.empty_note()
         result = []
         for ep in eps:
-            section = _section(f"keypoints-{_anchor_slug(ep)}", f"{ep.number}. {ep.title}")
-            intro = nodes.paragraph()
-            intro += nodes.Text("From ")
-            intro += self.doc_link(ep)
-            intro += nodes.Text(f" ({ep.teaching} min teaching, {ep.exercises} min exercises):")
-            section += intro
             points = ep.lesson.get("keypoints") or []
             if not points:
                 logger.warning("%s: no key points in the front matter (lesson.keypoints)",
                                ep.docname, location=self.get_location(), type="dlbook",
                                subtype="keypoints")
                 continue
-            self.parse_markdown("\n".join(f"- {p}" for p in points), section,
-                                f"{ep.path} (lesson.keypoints)")
-            result.append(section)
+            result.append(self.episode_section(
+                ep, "keypoints", "From ", f" ({ep.teaching} min teaching, {ep.exercises} min exercises):",
+                "\n".join(f"- {p}" for p in points), f"{ep.path} (lesson.keypoints)"))
         return result
 
 
-class ResourcesSummary(_EpisodesDirective):
+class ResourcesSummary(_EpisodeSummary):
     """Every episode's "Further reading" list, in toc order."""
 
     def run(self) -> list[nodes.Node]:
@@ -473,14 +482,8 @@ class ResourcesSummary(_EpisodesDirective):
                     "collect on the resources page", ep.docname, location=self.get_location(),
                     type="dlbook", subtype="resources")
                 continue
-            section = _section(f"resources-{_anchor_slug(ep)}", f"{ep.number}. {ep.title}")
-            intro = nodes.paragraph()
-            intro += nodes.Text("Further reading for ")
-            intro += self.doc_link(ep)
-            intro += nodes.Text(":")
-            section += intro
-            self.parse_markdown(markdown, section, f"{ep.path} (Further reading)")
-            result.append(section)
+            result.append(self.episode_section(
+                ep, "resources", "Further reading for ", ":", markdown, f"{ep.path} (Further reading)"))
         return result
 
 
