@@ -431,60 +431,68 @@ def _anchor_slug(ep: Episode) -> str:
 
 
 class _EpisodeSummary(_EpisodesDirective):
-    """A directive that gives each episode a section: a linked intro line, then Markdown."""
+    """A directive that gives each episode a section: a linked intro line, then Markdown.
 
-    def episode_section(self, ep: Episode, prefix: str, before: str, after: str,
-                        markdown: str, source: str) -> nodes.section:
-        section = _section(f"{prefix}-{_anchor_slug(ep)}", f"{ep.number}. {ep.title}")
-        intro = nodes.paragraph()
-        intro += nodes.Text(before)
-        intro += self.doc_link(ep)
-        intro += nodes.Text(after)
-        section += intro
-        self.parse_markdown(markdown, section, source)
-        return section
+    Subclasses say what each episode contributes (``episode_content``) and how the section is named;
+    an episode without content is reported as a warning and left out.
+    """
+
+    prefix = ""
+    warning = ""
+
+    def episode_content(self, ep: Episode) -> tuple[str, str, str, str] | None:
+        """(text before the link, text after it, Markdown body, source name), or None."""
+        raise NotImplementedError
+
+    def run(self) -> list[nodes.Node]:
+        eps = self.episodes()
+        if not eps:
+            return self.empty_note()
+        result = []
+        for ep in eps:
+            found = self.episode_content(ep)
+            if found is None:
+                logger.warning("%s: " + self.warning, ep.docname, location=self.get_location(),
+                               type="dlbook", subtype=self.prefix)
+                continue
+            before, after, markdown, source = found
+            section = _section(f"{self.prefix}-{_anchor_slug(ep)}", f"{ep.number}. {ep.title}")
+            intro = nodes.paragraph()
+            intro += nodes.Text(before)
+            intro += self.doc_link(ep)
+            intro += nodes.Text(after)
+            section += intro
+            self.parse_markdown(markdown, section, source)
+            result.append(section)
+        return result
 
 
 class KeypointsSummary(_EpisodeSummary):
     """Every episode's key points (front matter ``lesson.keypoints``), in toc order."""
 
-    def run(self) -> list[nodes.Node]:
-        eps = self.episodes()
-        if not eps:
-            return self.empty_note()
-        result = []
-        for ep in eps:
-            points = ep.lesson.get("keypoints") or []
-            if not points:
-                logger.warning("%s: no key points in the front matter (lesson.keypoints)",
-                               ep.docname, location=self.get_location(), type="dlbook",
-                               subtype="keypoints")
-                continue
-            result.append(self.episode_section(
-                ep, "keypoints", "From ", f" ({ep.teaching} min teaching, {ep.exercises} min exercises):",
-                "\n".join(f"- {p}" for p in points), f"{ep.path} (lesson.keypoints)"))
-        return result
+    prefix = "keypoints"
+    warning = "no key points in the front matter (lesson.keypoints)"
+
+    def episode_content(self, ep: Episode) -> tuple[str, str, str, str] | None:
+        points = ep.lesson.get("keypoints") or []
+        if not points:
+            return None
+        return ("From ", f" ({ep.teaching} min teaching, {ep.exercises} min exercises):",
+                "\n".join(f"- {p}" for p in points), f"{ep.path} (lesson.keypoints)")
 
 
 class ResourcesSummary(_EpisodeSummary):
     """Every episode's "Further reading" list, in toc order."""
 
-    def run(self) -> list[nodes.Node]:
-        eps = self.episodes()
-        if not eps:
-            return self.empty_note()
-        result = []
-        for ep in eps:
-            markdown = further_reading_markdown(ep.path)
-            if markdown is None:
-                logger.warning(
-                    "%s: no `(episode-<slug>-further-reading)=` section with a bullet list to "
-                    "collect on the resources page", ep.docname, location=self.get_location(),
-                    type="dlbook", subtype="resources")
-                continue
-            result.append(self.episode_section(
-                ep, "resources", "Further reading for ", ":", markdown, f"{ep.path} (Further reading)"))
-        return result
+    prefix = "resources"
+    warning = ("no `(episode-<slug>-further-reading)=` section with a bullet list to collect "
+               "on the resources page")
+
+    def episode_content(self, ep: Episode) -> tuple[str, str, str, str] | None:
+        markdown = further_reading_markdown(ep.path)
+        if markdown is None:
+            return None
+        return "Further reading for ", ":", markdown, f"{ep.path} (Further reading)"
 
 
 # ---------------------------------------------------------------------------------------------
