@@ -8,7 +8,7 @@ BUILD_FLAGS ?= -W -n --keep-going
 
 .PHONY: install book test browser-deps notebooks prefetch bench clean
 
-$(STAMP): requirements.txt code/pyproject.toml
+$(STAMP): requirements.txt code/learner/pyproject.toml code/tools/pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
@@ -18,7 +18,7 @@ install: $(STAMP)
 
 ## Build the HTML book into _build/html (executes pages whose code changed; the rest is cached).
 book: $(STAMP)
-	$(PY) -m dlbook.build $(BUILD_FLAGS)
+	$(PY) -m dlbook_tools.build $(BUILD_FLAGS)
 
 ## Run the whole test suite, book build included.
 test: $(STAMP) browser-deps
@@ -47,7 +47,7 @@ browser-deps:
 
 ## Regenerate the .ipynb twins of the pages (for Colab and Binder) after editing a page.
 notebooks: $(STAMP)
-	$(PY) -m dlbook.notebooks
+	$(PY) -m dlbook_tools.notebooks
 
 ## Download and verify every data set and the pre-trained weights.
 prefetch: $(STAMP)
@@ -55,7 +55,7 @@ prefetch: $(STAMP)
 
 ## Time a cold build and a warm rebuild; print per-page execution seconds.
 bench: $(STAMP)
-	$(PY) -m dlbook.bench
+	$(PY) -m dlbook_tools.bench
 
 clean:
 	rm -rf _build

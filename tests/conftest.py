@@ -21,7 +21,8 @@ import nbformat
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "code"))
+for _package in ("learner", "tools"):  # when the packages are not installed
+    sys.path.insert(0, str(REPO / "code" / _package))
 
 
 @dataclass
@@ -83,8 +84,10 @@ def build_book(out: Path, flags=("-W", "-n", "--keep-going")) -> tuple[int, str,
 
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "dlbook.build", "--out", str(out), *flags],
-        cwd=REPO, capture_output=True, text=True,
+        [sys.executable, "-m", "dlbook_tools.build", "--out", str(out), *flags],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
     )
     return proc.returncode, proc.stdout + proc.stderr, time.perf_counter() - start
 
@@ -119,4 +122,4 @@ def isolated_data_env(tmp_path, monkeypatch):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: needs the full book build (minutes)")
+    config.addinivalue_line("markers", "slow: needs the full book build, or runs a whole page (minutes)")

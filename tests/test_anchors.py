@@ -1,59 +1,31 @@
 """Stable anchors: every section and exercise is labelled, and published anchors never vanish.
 
-The manifest ``tests/anchors.json`` lists the published anchors page by page
-(``python -m dlbook.anchors --update`` adds new ones). An anchor may move or be renamed only
+The manifest ``code/tools/dlbook_tools/anchors.json`` lists the published anchors page by page
+(``python -m dlbook_tools.anchors --update`` adds new ones). An anchor may move or be renamed only
 with a ``redirects`` entry ``"page#old": "page#new"``; the book's JavaScript follows it.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from dlbook import anchors
-from dlbook.learner_layer import markdown_lines
+from dlbook_tools import anchors
+from dlbook_tools.pages import Page
 
 REPO = Path(__file__).resolve().parents[1]
 EPISODES = sorted((REPO / "book" / "episodes").glob("*.md"))
-LABEL = re.compile(r"^\(([^()\s]+)\)=\s*$")
-HEADING = re.compile(r"^(#{2,3})\s+(.*)$")
 
 
 def unlabelled_headings(path: Path) -> list[str]:
     """``##``/``###`` headings of a page without an explicit label right above them."""
-    problems, previous = [], None
-    for number, (line, in_code) in enumerate(markdown_lines(path.read_text()), 1):
-        if in_code:
-            previous = None
-            continue
-        if not line.strip():
-            continue  # a blank line between label and heading is fine
-        heading = HEADING.match(line)
-        if heading and previous is None:
-            problems.append(f"{path.name}: {line.strip()!r}")
-        previous = LABEL.match(line)
-    return problems
-
-
-def exercise_blocks(path: Path) -> list[tuple[str, str | None]]:
-    """(opening line, label or None) of every ``{exercise}``/``{exercise-start}`` block."""
-    blocks, current = [], None
-    for line in path.read_text().splitlines():
-        stripped = line.strip()
-        if re.match(r"^(`{3,}|:{3,}|~{3,})\{(exercise|exercise-start)\}", stripped):
-            current = [stripped, None]
-            blocks.append(current)
-            continue
-        if current is not None and current[1] is None:
-            option = re.match(r"^:label:\s*(\S+)", stripped)
-            if option:
-                current[1] = option.group(1)
-            elif not stripped.startswith(":"):
-                current = None
-    return [tuple(b) for b in blocks]
+    return [
+        f"{path.name}: {'#' * h.level + ' ' + h.title!r}"
+        for h in Page(path).headings
+        if h.level in (2, 3) and h.label is None
+    ]
 
 
 def test_the_episodes_exist():
@@ -67,7 +39,7 @@ def test_every_section_heading_has_an_explicit_label_above_it(path):
 
 @pytest.mark.parametrize("path", EPISODES, ids=lambda p: p.stem)
 def test_every_exercise_has_a_label(path):
-    blocks = exercise_blocks(path)
+    blocks = Page(path).exercises
     missing = [opening for opening, label in blocks if not label]
     assert not missing, f"exercises without :label: in {path.name}: {missing}"
     slug_prefix = [label for _, label in blocks if label and not label.startswith("ex-")]
@@ -76,7 +48,7 @@ def test_every_exercise_has_a_label(path):
 
 def test_labels_are_unique_across_the_book():
     pages = sorted((REPO / "book").rglob("*.md"))
-    counts = Counter(a for p in pages if "_build" not in p.parts for a in anchors.page_anchors(p))
+    counts = Counter(a for p in pages if "_build" not in p.parts for a in Page(p).anchors)
     assert [a for a, n in counts.items() if n > 1] == []
 
 
@@ -88,19 +60,23 @@ def test_the_label_scanner_sees_labels_headings_and_exercises(tmp_path):
         "```{exercise} Try it\n:label: ex-try\n\nText.\n```\n\n"
         "````{exercise-start} Gated\n:label: ex-gated\n````\n"
     )
-    assert anchors.page_anchors(page) == ["top", "a-section", "ex-try", "ex-gated"]
+    assert Page(page).anchors == ["top", "a-section", "ex-try", "ex-gated"]
     assert unlabelled_headings(page) == ["page.md: '## Unlabelled'"]
 
 
 def test_manifest_lists_every_anchor_of_the_sources():
-    """New labels are registered in the manifest (run `python -m dlbook.anchors --update`)."""
+    """New labels are registered in the manifest (run `python -m dlbook_tools.anchors --update`)."""
     manifest = anchors.load()
     current = anchors.source_anchors(REPO)
-    unregistered = [f"{page}#{a}" for page, labels in current.items() for a in labels
-                    if a not in manifest["anchors"].get(page, [])]
+    unregistered = [
+        f"{page}#{a}"
+        for page, labels in current.items()
+        for a in labels
+        if a not in manifest["anchors"].get(page, [])
+    ]
     assert not unregistered, (
-        "anchors missing from tests/anchors.json; run `python -m dlbook.anchors --update`: "
-        f"{unregistered}")
+        f"anchors missing from the manifest; run `python -m dlbook_tools.anchors --update`: {unregistered}"
+    )
 
 
 def test_manifest_redirects_point_at_published_anchors():

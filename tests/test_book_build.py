@@ -8,7 +8,6 @@ that a failing cell fails the build and that the cache re-executes only what cha
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dlbook import notebooks
+from dlbook_tools import notebooks
+from dlbook_tools.pages import Page, toc_files
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -36,23 +36,11 @@ NOISE = [
 
 
 def toc_docnames() -> list[str]:
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
-    names = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries:
-            if "file" in entry:
-                names.append(entry["file"])
-            walk(entry.get("sections", []))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters", []))
-    walk(toc.get("chapters", []))
-    return names
+    return toc_files(yaml.safe_load((REPO / "_toc.yml").read_text()))
 
 
 def executable_docnames() -> list[str]:
-    return [d for d in toc_docnames() if notebooks.is_executable(REPO / f"{d}.md")]
+    return [d for d in toc_docnames() if Page(REPO / f"{d}.md").is_executable]
 
 
 def repo_slug() -> str:
@@ -87,7 +75,9 @@ def test_outputs_carry_no_traceback_or_framework_noise(built_book, docname):
     for index, cell in enumerate(nb.cells):
         for output in cell.get("outputs", []):
             assert output["output_type"] != "error", f"cell {index} raised"
-            assert output.get("name") != "stderr", f"cell {index} wrote to stderr: {output.get('text', '')[:300]}"
+            assert output.get("name") != "stderr", (
+                f"cell {index} wrote to stderr: {output.get('text', '')[:300]}"
+            )
             text = output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
             for marker in NOISE:
                 assert marker not in text, f"cell {index} output contains {marker!r}"
@@ -97,8 +87,11 @@ def test_outputs_carry_no_traceback_or_framework_noise(built_book, docname):
 @pytest.mark.parametrize("docname", toc_docnames())
 def test_exercises_are_numbered_and_solutions_hidden_in_dropdowns(built_book, docname):
     html = built_book.html(docname)
-    exercises = re.findall(r'<div class="exercise admonition" id="([^"]+)">\s*<p class="admonition-title">'
-                           r'<span class="caption-number">Exercise (\d+) </span>', html)
+    exercises = re.findall(
+        r'<div class="exercise admonition" id="([^"]+)">\s*<p class="admonition-title">'
+        r'<span class="caption-number">Exercise (\d+) </span>',
+        html,
+    )
     ids = re.findall(r'<div class="exercise admonition" id="([^"]+)"', html)
     assert len(exercises) == len(ids), "an exercise has no number"
     numbers = [int(n) for _, n in exercises]
@@ -116,7 +109,9 @@ def test_exercises_are_numbered_and_solutions_hidden_in_dropdowns(built_book, do
 def test_standin_note_is_visible_where_standin_data_is_used(built_book):
     html = built_book.html("book/data")
     nb = built_book.notebook("book/data")
-    used_standin = any("dlbook-standin" in str(o.get("data", {})) for c in nb.cells for o in c.get("outputs", []))
+    used_standin = any(
+        "dlbook-standin" in str(o.get("data", {})) for c in nb.cells for o in c.get("outputs", [])
+    )
     assert used_standin == ("dlbook-standin" in html)
     assert "Stand-in data" in html if used_standin else True
 
@@ -153,14 +148,21 @@ kernelspec:
 
 def make_mini_book(root: Path, pages: dict[str, str]) -> None:
     config = yaml.safe_load((REPO / "_config.yml").read_text())
-    config["sphinx"]["extra_extensions"] = ["dlbook.sphinxext"]
+    config["sphinx"]["extra_extensions"] = [
+        "dlbook_tools.kernels",
+        "dlbook_tools.notebooks",
+        "dlbook_tools.lesson",
+    ]
     config.pop("bibtex_bibfiles", None)
     config["sphinx"]["config"].pop("bibtex_reference_style", None)
     (root / "_config.yml").write_text(yaml.safe_dump(config))
     (root / "book").mkdir()
     (root / "book" / "index.md").write_text("# Mini\n\nA test book.\n")
-    toc = {"format": "jb-book", "root": "book/index",
-           "chapters": [{"file": f"book/{name}"} for name in pages]}
+    toc = {
+        "format": "jb-book",
+        "root": "book/index",
+        "chapters": [{"file": f"book/{name}"} for name in pages],
+    }
     (root / "_toc.yml").write_text(yaml.safe_dump(toc))
     url = notebooks.repository_url()
     for name, code in pages.items():
@@ -172,7 +174,9 @@ def make_mini_book(root: Path, pages: dict[str, str]) -> None:
 def jb_build(root: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), "-W", "-n", "--keep-going"],
-        cwd=root, capture_output=True, text=True,
+        cwd=root,
+        capture_output=True,
+        text=True,
     )
 
 

@@ -18,6 +18,7 @@ Writes ``artifacts/axe-report.json`` (per-page axe summary) and
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import json
@@ -32,15 +33,21 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from dlbook.learner_layer import toc_files
-from dlbook.notebooks import is_executable
+from dlbook_tools.pages import Page, toc_files
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get("DLBOOK_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = REPO / "artifacts"
 DESKTOP = {"width": 1280, "height": 800}
@@ -57,8 +64,10 @@ def missing_browser_tools() -> str | None:
     except ImportError:
         return "the playwright Python package is not installed (pip install -r requirements.txt)"
     if not CHROMIUM.is_file():
-        return (f"no Chromium at {CHROMIUM}: run `apt-get install chromium` (as root; "
-                "`make test` does it when it can) or set DLBOOK_CHROMIUM")
+        return (
+            f"no Chromium at {CHROMIUM}: run `apt-get install chromium` (as root; "
+            "`make test` does it when it can) or set DLBOOK_CHROMIUM"
+        )
     if not AXE.is_file():
         return f"{AXE.relative_to(REPO)} is missing: run `npm ci` in the repository root"
     return None
@@ -84,7 +93,7 @@ def expected_launch_urls(docname: str) -> dict[str, str]:
 
 def executable(docname: str) -> bool:
     path = REPO / f"{docname}.md"
-    return path.is_file() and is_executable(path)
+    return path.is_file() and Page(path).is_executable
 
 
 # ------------------------------------------------------------------------------- fixtures
@@ -138,7 +147,7 @@ def new_context(browser, base: str, **options):
 
 def docname_of(url: str, base: str) -> str:
     path = urlsplit(url).path
-    return re.sub(r"\.html$", "", path[len(urlsplit(base).path):])
+    return re.sub(r"\.html$", "", path[len(urlsplit(base).path) :])
 
 
 @dataclass
@@ -177,23 +186,37 @@ def visit_page(browser, base: str, docname: str) -> Visit:
     page = context.new_page()
     page.on("console", lambda m: visit.console_errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: visit.console_errors.append(f"uncaught: {e}"))
-    page.on("request", lambda r: visit.external.append(r.url) if not r.url.startswith(base)
-            and not r.url.startswith("data:") else None)
-    page.on("response", lambda r: visit.console_errors.append(f"HTTP {r.status}: {r.url}")
-            if r.status >= 400 else None)
+    page.on(
+        "request",
+        lambda r: (
+            visit.external.append(r.url)
+            if not r.url.startswith(base) and not r.url.startswith("data:")
+            else None
+        ),
+    )
+    page.on(
+        "response",
+        lambda r: visit.console_errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None,
+    )
     page.goto(base + docname + ".html", wait_until="load")
     page.wait_for_timeout(300)  # let the deferred theme scripts settle
 
-    visit.sidebar = [docname_of(href, base) for href in page.eval_on_selector_all(
-        "nav.bd-docs-nav a.reference", "links => links.map(a => a.href.split('#')[0])")]
+    visit.sidebar = [
+        docname_of(href, base)
+        for href in page.eval_on_selector_all(
+            "nav.bd-docs-nav a.reference", "links => links.map(a => a.href.split('#')[0])"
+        )
+    ]
     visit.toggles = page.eval_on_selector_all(
         ".dlbook-instructor-toggle",
         "els => els.map(e => ({tag: e.tagName, pressed: e.getAttribute('aria-pressed'),"
         " name: e.textContent.trim() || e.getAttribute('aria-label'),"
-        " visible: !!(e.offsetWidth || e.offsetHeight)}))")
+        " visible: !!(e.offsetWidth || e.offsetHeight)}))",
+    )
     for service, host in (("colab", "colab.research.google.com"), ("binder", "mybinder.org")):
         visit.launch[service] = page.eval_on_selector_all(
-            f'a[href*="{host}"]', "links => links.map(a => a.href)")
+            f'a[href*="{host}"]', "links => links.map(a => a.href)"
+        )
     menu = page.locator(".dropdown-launch-buttons > button")
     if menu.count():
         menu.first.click()
@@ -202,7 +225,8 @@ def visit_page(browser, base: str, docname: str) -> Visit:
             visit.launch_visible[service] = link.count() > 0 and link.first.is_visible()
         page.keyboard.press("Escape")
     visit.images_without_alt = page.eval_on_selector_all(
-        "img", "imgs => imgs.filter(i => !(i.getAttribute('alt') || '').trim()).map(i => i.src)")
+        "img", "imgs => imgs.filter(i => !(i.getAttribute('alt') || '').trim()).map(i => i.src)"
+    )
     visit.instructor_notes = page.locator(".instructor-note").count()
     visit.axe = audit(page)
 
@@ -222,10 +246,8 @@ def visit_page(browser, base: str, docname: str) -> Visit:
             visit.solutions.append(state)
             continue
         button.click()
-        try:
+        with contextlib.suppress(Exception):  # the state after the wait is what is recorded
             body.wait_for(state="visible", timeout=3000)
-        except Exception:  # noqa: BLE001 - playwright's TimeoutError; judged below
-            pass
         state["visible_after_click"] = body.is_visible()
         visit.solutions.append(state)
 
@@ -317,8 +339,7 @@ def test_the_solution_checks_saw_solutions(visits):
 @pytest.mark.parametrize("docname", PAGES)
 def test_no_serious_or_critical_accessibility_violations(visits, docname):
     visit = visits[docname]
-    worst = [v for v in visit.axe + visit.axe_instructor_view
-             if v["impact"] in ("serious", "critical")]
+    worst = [v for v in visit.axe + visit.axe_instructor_view if v["impact"] in ("serious", "critical")]
     assert not worst, json.dumps(worst, indent=1)
 
 
@@ -451,8 +472,13 @@ def test_a_renamed_anchor_lands_on_its_new_place(browser, site):
     context = new_context(browser, site)
     context.add_init_script(
         "window.DLBOOK_REDIRECTS = window.DLBOOK_REDIRECTS || "
-        + json.dumps({"an-old-name": f"#{target}",
-                      "moved-away": f"{Path(os.path.relpath(other, Path(page_name).parent)).as_posix()}.html#top"}))
+        + json.dumps(
+            {
+                "an-old-name": f"#{target}",
+                "moved-away": f"{Path(os.path.relpath(other, Path(page_name).parent)).as_posix()}.html#top",
+            }
+        )
+    )
     page = context.new_page()
     page.goto(f"{site}{page_name}.html#an-old-name")
     page.wait_for_function(f"location.hash === '#{target}'", timeout=5000)

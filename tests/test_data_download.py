@@ -26,7 +26,7 @@ from dlbook.catalog import DataSet, RemoteFile
 from dlbook.fetch import ChecksumMismatchError, DownloadError, Settings
 
 GOOD = bytes(range(256)) * 1000  # 256 kB: several read blocks of fetch.CHUNK
-BAD = GOOD[:-1] + b"\x00"        # same length, one byte different
+BAD = GOOD[:-1] + b"\x00"  # same length, one byte different
 
 
 def sha256(content: bytes) -> str:
@@ -57,7 +57,7 @@ class LocalServer:
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's naming)
+            def do_GET(self):
                 path = urllib.parse.urlparse(self.path).path
                 server.hits[path] += 1
                 answers = server.routes.get(path)
@@ -84,8 +84,9 @@ class LocalServer:
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def serve(self, path: str, *answers) -> str:
@@ -122,8 +123,7 @@ def closed_port() -> int:
 
 
 def one_file_dataset(remote: RemoteFile, key: str = "testset") -> DataSet:
-    return DataSet(key=key, title="Test data set", files=(remote,), licence="-", citation="-",
-                   shape="-")
+    return DataSet(key=key, title="Test data set", files=(remote,), licence="-", citation="-", shape="-")
 
 
 def leftovers(folder: Path, pattern: str) -> list[Path]:
@@ -131,6 +131,7 @@ def leftovers(folder: Path, pattern: str) -> list[Path]:
 
 
 # --- checksum match -----------------------------------------------------------------------
+
 
 def test_verified_download_lands_in_cache_without_part_file(server, tmp_path):
     url = server.serve("/blob.bin", GOOD)
@@ -171,6 +172,7 @@ def test_download_with_progress_bar_still_verifies(server, tmp_path, capsys):
 
 
 # --- checksum mismatch ---------------------------------------------------------------------
+
 
 def test_corrupt_download_is_refused_and_kept_aside(server, tmp_path, capsys):
     url = server.serve("/blob.bin", BAD)
@@ -222,8 +224,14 @@ def test_mismatch_once_then_good_download_succeeds_with_one_rejected_copy(server
 def test_stale_corrupt_cache_file_is_replaced_by_a_verified_download(server, settings):
     url = server.serve("/blob.bin", GOOD)
     second = RemoteFile("other.bin", server.serve("/other.bin", b"other"), sha256=sha256(b"other"))
-    dataset = DataSet(key="testset", title="Test data set", licence="-", citation="-", shape="-",
-                      files=(RemoteFile("blob.bin", url, sha256=sha256(GOOD)), second))
+    dataset = DataSet(
+        key="testset",
+        title="Test data set",
+        licence="-",
+        citation="-",
+        shape="-",
+        files=(RemoteFile("blob.bin", url, sha256=sha256(GOOD)), second),
+    )
     folder = settings.cache_dir / "testset"
     folder.mkdir(parents=True)
     (folder / "blob.bin").write_bytes(BAD)  # other.bin missing: the cache is incomplete
@@ -236,6 +244,7 @@ def test_stale_corrupt_cache_file_is_replaced_by_a_verified_download(server, set
 
 
 # --- interrupted transfer ------------------------------------------------------------------
+
 
 def test_interrupted_download_raises_and_leaves_no_half_file(server, tmp_path):
     url = server.serve("/blob.bin", _Truncated(GOOD[:70_000], declared=len(GOOD)))
@@ -272,6 +281,7 @@ def test_interrupted_download_makes_locate_return_none(server, settings):
 
 # --- unreachable server --------------------------------------------------------------------
 
+
 def test_unreachable_server_makes_locate_return_none(settings):
     url = f"http://127.0.0.1:{closed_port()}/blob.bin"
     dataset = one_file_dataset(RemoteFile("blob.bin", url, sha256=sha256(GOOD)))
@@ -286,9 +296,18 @@ def test_unreachable_server_lets_the_loader_use_the_standin(monkeypatch, capsys)
     unreachable = tuple(
         RemoteFile(f.name, f"http://127.0.0.1:{port}/{f.name}", sha256=f.sha256) for f in weather.files
     )
-    monkeypatch.setitem(catalog.CATALOG, "weather", DataSet(
-        key="weather", title=weather.title, files=unreachable, licence=weather.licence,
-        citation=weather.citation, shape=weather.shape))
+    monkeypatch.setitem(
+        catalog.CATALOG,
+        "weather",
+        DataSet(
+            key="weather",
+            title=weather.title,
+            files=unreachable,
+            licence=weather.licence,
+            citation=weather.citation,
+            shape=weather.shape,
+        ),
+    )
 
     frame = data.load_weather()
 
@@ -307,11 +326,14 @@ def test_http_error_is_a_download_error(server, tmp_path):
 
 # --- Zenodo checksums ------------------------------------------------------------------------
 
+
 def test_zenodo_checksum_is_read_from_the_record_api(server):
-    listing = {"files": [
-        {"key": "train_images.npy", "checksum": "md5:" + "1" * 32},
-        {"key": "train_labels.npy", "checksum": "md5:" + md5(GOOD)},
-    ]}
+    listing = {
+        "files": [
+            {"key": "train_images.npy", "checksum": "md5:" + "1" * 32},
+            {"key": "train_labels.npy", "checksum": "md5:" + md5(GOOD)},
+        ]
+    }
     server.serve("/api/records/10970014", json.dumps(listing).encode())
     requested = []
 
@@ -401,5 +423,6 @@ def test_explicit_expected_md5_is_verified_and_written_as_sidecar(server, tmp_pa
     assert fetch._sidecar(path).read_text().strip() == f"md5:{md5(GOOD)}"
 
     with pytest.raises(ChecksumMismatchError):
-        fetch.download(RemoteFile("other.h5", url), tmp_path / "dl", progress=False,
-                       expected=("md5", md5(BAD)))
+        fetch.download(
+            RemoteFile("other.h5", url), tmp_path / "dl", progress=False, expected=("md5", md5(BAD))
+        )

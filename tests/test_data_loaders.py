@@ -50,16 +50,24 @@ def small_weather_mirror(tmp_path, monkeypatch) -> Path:
     frame.to_csv(folder / WEATHER_CSV, index=False)
     (folder / "metadata.txt").write_text("test metadata\n")
     real = catalog.CATALOG["weather"]
-    files = tuple(
-        RemoteFile(f.name, f.url, sha256=sha256(folder / f.name)) for f in real.files
+    files = tuple(RemoteFile(f.name, f.url, sha256=sha256(folder / f.name)) for f in real.files)
+    monkeypatch.setitem(
+        catalog.CATALOG,
+        "weather",
+        DataSet(
+            key="weather",
+            title=real.title,
+            files=files,
+            licence=real.licence,
+            citation=real.citation,
+            shape=real.shape,
+        ),
     )
-    monkeypatch.setitem(catalog.CATALOG, "weather", DataSet(
-        key="weather", title=real.title, files=files, licence=real.licence,
-        citation=real.citation, shape=real.shape))
     return mirror
 
 
 # --- mirror ---------------------------------------------------------------------------------
+
 
 def test_loader_reads_the_mirror_first(small_weather_mirror, monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("DLBOOK_DATA_MIRROR", str(small_weather_mirror))
@@ -99,7 +107,8 @@ def test_incomplete_mirror_falls_through_to_the_cache(small_weather_mirror, monk
 
 
 def test_corrupt_mirror_file_is_an_error_naming_the_file_never_a_standin(
-        small_weather_mirror, monkeypatch, capsys):
+    small_weather_mirror, monkeypatch, capsys
+):
     path = small_weather_mirror / "weather" / WEATHER_CSV
     content = path.read_bytes()
     path.write_bytes(content[:-3] + (b"8" if content[-3:-2] == b"9" else b"9") + content[-2:])
@@ -161,6 +170,7 @@ def test_cache_folder_loads_when_offline(small_weather_mirror, monkeypatch, tmp_
 
 # --- Dollar Street from a mirror -----------------------------------------------------------
 
+
 def write_dollar_street_mirror(mirror: Path, *, n_train=20, n_val=10, image_shape=(64, 64, 3)):
     """Small Dollar Street files with md5 sidecars, as the prefetch command lays them out."""
     folder = mirror / "dollar_street"
@@ -199,7 +209,7 @@ def test_dollar_street_file_failing_its_sidecar_checksum_is_an_error(tmp_path, m
     monkeypatch.setenv("DLBOOK_DATA_MIRROR", str(tmp_path / "mirror"))
     monkeypatch.setenv("DLBOOK_OFFLINE", "1")
 
-    with pytest.raises(ChecksumMismatchError, match="train_labels.npy"):
+    with pytest.raises(ChecksumMismatchError, match=r"train_labels\.npy"):
         data.load_dollar_street()
 
 
@@ -213,6 +223,7 @@ def test_dollar_street_files_of_the_wrong_shape_are_refused(tmp_path, monkeypatc
 
 
 # --- strict mode ------------------------------------------------------------------------------
+
 
 def test_strict_mode_without_data_names_data_set_urls_mirror_and_prefetch(monkeypatch, capsys):
     monkeypatch.setenv("DLBOOK_STRICT", "1")
@@ -288,9 +299,14 @@ def test_corrupt_cached_densenet_weights_are_an_error(tmp_path, monkeypatch):
 def test_densenet_weights_are_copied_from_the_mirror_into_keras_cache(tmp_path, monkeypatch):
     content = b"pretend weights"
     name = catalog.DENSENET121.files[0].name
-    fake = DataSet(key="densenet121", title="DenseNet121 test", licence="-", citation="-",
-                   shape="-", files=(RemoteFile(name, "http://127.0.0.1:9/none",
-                                                md5=hashlib.md5(content).hexdigest()),))
+    fake = DataSet(
+        key="densenet121",
+        title="DenseNet121 test",
+        licence="-",
+        citation="-",
+        shape="-",
+        files=(RemoteFile(name, "http://127.0.0.1:9/none", md5=hashlib.md5(content).hexdigest()),),
+    )
     monkeypatch.setattr(pretrained, "DENSENET121", fake)
     (tmp_path / "mirror" / "densenet121").mkdir(parents=True)
     (tmp_path / "mirror" / "densenet121" / name).write_bytes(content)
@@ -328,6 +344,7 @@ def test_loaders_write_nothing_to_stderr_when_real_data_is_there(small_weather_m
 
 
 # --- settings -----------------------------------------------------------------------------------
+
 
 def test_settings_read_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))

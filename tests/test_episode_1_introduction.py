@@ -7,6 +7,7 @@ that the exercises state, so a page edit that breaks a result (or the prose arou
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import re
 from importlib.metadata import PackageNotFoundError, version
@@ -15,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bs4 import BeautifulSoup
-from helpers import WORKFLOW_STEPS
+
+from helpers import WORKFLOW_STEPS, check_exercises, check_figures
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = "book/episodes/1-introduction"
@@ -41,12 +43,39 @@ FIGURES = {
 }
 # The terms every writer may link to (the brief's list); each must be defined in the glossary.
 GLOSSARY_TERMS = [
-    "Artificial intelligence", "Machine learning", "Deep learning", "Neural network", "Neuron",
-    "Activation function", "Layer", "Dense layer", "Weight", "Bias", "Loss function",
-    "Optimizer", "Gradient descent", "Learning rate", "Epoch", "Batch", "Overfitting",
-    "Underfitting", "Hyperparameter", "Training set", "Validation set", "Test set",
-    "One-hot encoding", "Softmax", "Cross-entropy", "Convolutional layer", "Kernel", "Pooling",
-    "Dropout", "Batch normalisation", "Transfer learning", "Baseline", "Embedding",
+    "Artificial intelligence",
+    "Machine learning",
+    "Deep learning",
+    "Neural network",
+    "Neuron",
+    "Activation function",
+    "Layer",
+    "Dense layer",
+    "Weight",
+    "Bias",
+    "Loss function",
+    "Optimizer",
+    "Gradient descent",
+    "Learning rate",
+    "Epoch",
+    "Batch",
+    "Overfitting",
+    "Underfitting",
+    "Hyperparameter",
+    "Training set",
+    "Validation set",
+    "Test set",
+    "One-hot encoding",
+    "Softmax",
+    "Cross-entropy",
+    "Convolutional layer",
+    "Kernel",
+    "Pooling",
+    "Dropout",
+    "Batch normalisation",
+    "Transfer learning",
+    "Baseline",
+    "Embedding",
 ]
 
 # The givens of the exercises, as the exercise texts state them.
@@ -59,6 +88,7 @@ OUTLIER_TRUE, OUTLIER_PRED = 2.0, 12.0
 
 
 # ---------------------------------------------------------------- helpers
+
 
 def _glued(book) -> dict:
     """Name -> parsed value of everything the page glued.
@@ -116,6 +146,7 @@ def _source_outside_code() -> list[str]:
 
 # ---------------------------------------------------------------- structure
 
+
 @pytest.mark.slow
 def test_overview_shows_the_syllabus_times_and_the_keypoints_close_the_page(soup):
     overview = _main(soup).find(class_="lesson-overview")
@@ -127,17 +158,8 @@ def test_overview_shows_the_syllabus_times_and_the_keypoints_close_the_page(soup
 
 
 @pytest.mark.slow
-def test_all_seven_exercises_are_present_with_their_labels_and_solutions(soup):
-    exercises = _main(soup).find_all(
-        lambda tag: tag.name == "div" and "exercise" in tag.get("class", [])
-        and tag.get("id", "").startswith("ex-"))
-    assert {tag["id"] for tag in exercises} == EXERCISES
-    assert len(exercises) == 7
-    solved = {a["href"].lstrip("#") for div in _main(soup).find_all(class_="solution")
-              for a in div.select("p.admonition-title a[href^='#ex-']")}
-    assert solved == EXERCISES, "every exercise needs exactly one solution"
-    for div in _main(soup).find_all(class_="solution"):
-        assert "dropdown" in div["class"], "solutions are hidden in a dropdown"
+def test_all_seven_exercises_are_present_with_their_labels_and_solutions(built_book):
+    check_exercises(built_book.html(DOC), EXERCISES)
 
 
 @pytest.mark.slow
@@ -157,8 +179,9 @@ def test_every_section_has_an_explicit_label_right_above_it():
     for i, line in enumerate(lines):
         if re.match(r"^#{1,4} ", line):
             above = next(prev for prev in reversed(lines[:i]) if prev.strip())
-            match = re.fullmatch(r"\((episode-introduction(?:-[a-z0-9-]+)?|workflow-step-\d+)\)=",
-                                 above.strip())
+            match = re.fullmatch(
+                r"\((episode-introduction(?:-[a-z0-9-]+)?|workflow-step-\d+)\)=", above.strip()
+            )
             assert match, f"heading {line!r} has no label above it (found {above!r})"
             labels.append(match.group(1))
     assert len(labels) == len(set(labels)), "duplicate labels"
@@ -167,29 +190,38 @@ def test_every_section_has_an_explicit_label_right_above_it():
 
 
 @pytest.mark.slow
-def test_every_figure_has_alt_text_and_a_caption(soup):
-    figures = _main(soup).find_all("figure")
-    assert {fig.get("id") for fig in figures} == FIGURES
-    for fig in figures:
-        img = fig.find("img")
-        assert img is not None, f"{fig.get('id')}: no image"
-        assert len(img.get("alt", "").split()) >= 8, f"{fig.get('id')}: alt text too short"
-        caption = fig.find("figcaption")
-        assert caption is not None and len(caption.get_text(strip=True)) > 20, fig.get("id")
+def test_every_figure_has_alt_text_and_a_caption(built_book):
+    check_figures(built_book.html(DOC), "fig-introduction-", FIGURES)
 
 
 @pytest.mark.slow
 def test_the_page_links_its_first_uses_of_the_core_terms_to_the_glossary(soup):
-    linked = {a["href"].split("#term-")[1].replace("-", " ").lower()
-              for a in _main(soup).select("a[href*='glossary.html#term-']")}
-    for term in ["artificial intelligence", "machine learning", "deep learning",
-                 "neural network", "neuron", "activation function", "weight", "bias", "layer",
-                 "loss function", "optimizer", "gradient descent", "learning rate", "epoch",
-                 "overfitting"]:
+    linked = {
+        a["href"].split("#term-")[1].replace("-", " ").lower()
+        for a in _main(soup).select("a[href*='glossary.html#term-']")
+    }
+    for term in [
+        "artificial intelligence",
+        "machine learning",
+        "deep learning",
+        "neural network",
+        "neuron",
+        "activation function",
+        "weight",
+        "bias",
+        "layer",
+        "loss function",
+        "optimizer",
+        "gradient descent",
+        "learning rate",
+        "epoch",
+        "overfitting",
+    ]:
         assert term in linked, f"{term!r} is never linked to the glossary"
 
 
 # ---------------------------------------------------------------- glued numbers
+
 
 @pytest.mark.slow
 def test_neuron_numbers_equal_a_direct_computation(glued, soup):
@@ -261,6 +293,7 @@ def test_loss_curve_sentence_agrees_with_the_training_history(glued):
 
 # ---------------------------------------------------------------- installation check
 
+
 @pytest.mark.slow
 def test_installation_check_prints_the_installed_versions(soup):
     # Read the output from the HTML: after a cache hit, myst-nb 1.4 writes the executed
@@ -270,22 +303,24 @@ def test_installation_check_prints_the_installed_versions(soup):
     outputs = [pre.get_text() for pre in section.select("div.cell_output pre")]
     printed = "".join(text for text in outputs if "keras" in text)
     assert printed, "the installation check printed nothing"
-    lines = dict(line.split(None, 1) for line in printed.splitlines()
-                 if line.strip() and not line.startswith("Keras backend"))
+    lines = dict(
+        line.split(None, 1)
+        for line in printed.splitlines()
+        if line.strip() and not line.startswith("Keras backend")
+    )
     for package in ["keras", "pandas", "seaborn", "scikit-learn"]:
         assert lines.get(package, "").strip() == version(package), package
     tensorflow = [lines.get(name, "").strip() for name in ("tensorflow", "tensorflow-cpu")]
     installed = []
     for name in ("tensorflow", "tensorflow-cpu"):
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             installed.append(version(name))
-        except PackageNotFoundError:
-            pass
     assert installed and set(installed) <= set(tensorflow)
     assert "Keras backend" in printed
 
 
 # ---------------------------------------------------------------- glossary
+
 
 def _glossary_entries() -> dict[str, str]:
     """Term -> definition, parsed from the ``{glossary}`` block of book/glossary.md."""

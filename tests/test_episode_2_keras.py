@@ -4,13 +4,13 @@ against an independent recomputation from the penguin data."""
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from helpers import STEP_TITLES
+
+from helpers import STEP_TITLES, check_exercises, check_figures
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = REPO / "book" / "episodes" / "2-keras.md"
@@ -55,9 +55,7 @@ def split_counts():
     from sklearn.model_selection import train_test_split
 
     _, clean = penguins_clean()
-    train, test = train_test_split(
-        clean, test_size=0.2, random_state=0, stratify=clean["species"]
-    )
+    train, test = train_test_split(clean, test_size=0.2, random_state=0, stratify=clean["species"])
     return train["species"].value_counts().to_dict(), test["species"].value_counts().to_dict()
 
 
@@ -109,65 +107,14 @@ def test_cross_references_to_episode_three_and_the_workflow_steps():
 # --- the built page ---------------------------------------------------------------------
 
 
-class _PageParser(HTMLParser):
-    """Collects exercise and solution blocks, figures, their images and captions."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.exercises: list[str] = []
-        self.solutions: list[str] = []
-        self.figures: dict[str, dict] = {}
-        self._figure: str | None = None
-        self._in_caption = False
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        classes = (attrs.get("class") or "").split()
-        if tag == "div" and "exercise" in classes:
-            self.exercises.append(attrs.get("id", ""))
-        if tag == "div" and "solution" in classes:
-            self.solutions.append(" ".join(classes))
-        if tag == "figure" and attrs.get("id", "").startswith("fig-keras-"):
-            self._figure = attrs["id"]
-            self.figures[self._figure] = {"alt": [], "caption": ""}
-        if tag == "img" and self._figure:
-            self.figures[self._figure]["alt"].append(attrs.get("alt", ""))
-        if tag == "figcaption" and self._figure:
-            self._in_caption = True
-
-    def handle_endtag(self, tag):
-        if tag == "figcaption":
-            self._in_caption = False
-        if tag == "figure":
-            self._figure = None
-
-    def handle_data(self, data):
-        if self._in_caption and self._figure:
-            self.figures[self._figure]["caption"] += data
-
-
-@pytest.fixture(scope="module")
-def page(built_book) -> _PageParser:
-    parser = _PageParser()
-    parser.feed(built_book.html(DOC))
-    return parser
+@pytest.mark.slow
+def test_page_has_the_six_labelled_exercises_each_with_a_dropdown_solution(built_book):
+    check_exercises(built_book.html(DOC), EXERCISES)
 
 
 @pytest.mark.slow
-def test_page_has_the_six_labelled_exercises_each_with_a_dropdown_solution(page):
-    assert set(page.exercises) == EXERCISES
-    assert len(page.exercises) == len(EXERCISES)
-    assert len(page.solutions) == len(EXERCISES)
-    assert all("dropdown" in classes for classes in page.solutions)
-
-
-@pytest.mark.slow
-def test_every_figure_has_one_image_with_alt_text_and_a_caption(page):
-    assert set(page.figures) == FIGURES
-    for name, figure in page.figures.items():
-        assert len(figure["alt"]) == 1, f"{name} holds {len(figure['alt'])} images"
-        assert len(figure["alt"][0]) > 40, f"{name} has no real alt text"
-        assert figure["caption"].strip(), f"{name} has no caption"
+def test_every_figure_has_one_image_with_alt_text_and_a_caption(built_book):
+    check_figures(built_book.html(DOC), "fig-keras-", FIGURES)
 
 
 @pytest.mark.slow
@@ -253,7 +200,7 @@ def test_glued_accuracy_and_recalls_follow_from_the_confusion_matrix(built_book)
     assert value("n_diagonal") == value("n_test_correct") == np.trace(cells)
     assert value("test_accuracy") == pytest.approx(np.trace(cells) / cells.sum())
     recalls = np.diag(cells) / cells.sum(axis=1)
-    for species, recall in zip(SPECIES, recalls):
+    for species, recall in zip(SPECIES, recalls, strict=True):
         assert value(f"recall_{species}") == pytest.approx(recall)
     assert value("worst_recall_species") == SPECIES[int(np.argmin(recalls))]
 

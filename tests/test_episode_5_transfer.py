@@ -16,7 +16,8 @@ import pytest
 import dlbook.pretrained as pretrained
 from dlbook.fetch import DataUnavailableError
 from dlbook.pretrained import CorruptWeightsError, densenet121_weights
-from helpers import WORKFLOW_STEPS as STEP_TITLES, check_exercises, check_figures, headings_with_labels
+from helpers import WORKFLOW_STEPS as STEP_TITLES
+from helpers import check_exercises, check_figures, headings_with_labels
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = "book/episodes/5-transfer-learning"
@@ -35,11 +36,11 @@ HEAD_UNITS = 64  # the Dense layer of the page's head
 N_CLASSES = 10
 
 
-
 # --- the source page (no build needed) --------------------------------------------------------
 
+
 def test_every_section_has_a_label_of_this_episode():
-    headings = headings_with_labels(SOURCE.read_text())
+    headings = headings_with_labels(SOURCE)
     assert headings, "no sections found"
     unlabelled = [h for h, label in headings if label is None]
     assert not unlabelled, f"sections without a (label)= line above them: {unlabelled}"
@@ -48,8 +49,11 @@ def test_every_section_has_a_label_of_this_episode():
 
 
 def test_the_ten_workflow_steps_are_the_numbered_sections_in_order():
-    steps = [(h, label) for h, label in headings_with_labels(SOURCE.read_text())
-             if label and re.fullmatch(r"episode-transfer-step-\d+", label)]
+    steps = [
+        (h, label)
+        for h, label in headings_with_labels(SOURCE)
+        if label and re.fullmatch(r"episode-transfer-step-\d+", label)
+    ]
     assert [label for _, label in steps] == [f"episode-transfer-step-{n}" for n in range(1, 11)]
     assert [h for h, _ in steps] == [f"## {n}. {t}" for n, t in enumerate(STEP_TITLES, 1)]
 
@@ -68,6 +72,7 @@ def test_page_passes_the_helper_weights_to_densenet121_unchanged():
 
 
 # --- the weights helper with a fake Keras cache (no build needed) ----------------------------
+
 
 @pytest.fixture
 def fake_cache(tmp_path, monkeypatch) -> Path:
@@ -96,8 +101,11 @@ def test_corrupt_cached_weights_are_refused_with_a_clear_message(fake_cache):
 def test_cached_weights_that_match_their_checksum_are_the_ones_used(fake_cache, monkeypatch):
     md5 = hashlib.md5(fake_cache.read_bytes()).hexdigest()
     entry = pretrained.DENSENET121
-    monkeypatch.setattr(pretrained, "DENSENET121", dataclasses.replace(
-        entry, files=(dataclasses.replace(entry.files[0], md5=md5),)))
+    monkeypatch.setattr(
+        pretrained,
+        "DENSENET121",
+        dataclasses.replace(entry, files=(dataclasses.replace(entry.files[0], md5=md5),)),
+    )
     # Strict mode forbids stand-ins: it must not matter when the real file is there.
     monkeypatch.setenv("DLBOOK_STRICT", "1")
     assert densenet121_weights() == str(fake_cache)
@@ -116,6 +124,7 @@ def test_without_weights_the_page_gets_none_or_strict_mode_stops(tmp_path, monke
 
 # --- the built page ------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_exercises_are_the_expected_ones_each_with_a_solution(built_book):
     check_exercises(built_book.html(DOC), EXERCISES)
@@ -124,21 +133,24 @@ def test_exercises_are_the_expected_ones_each_with_a_solution(built_book):
 @pytest.mark.slow
 def test_every_figure_has_alt_text_and_a_caption(built_book):
     html = built_book.html(DOC)
-    check_figures(html, "fig-transfer-", {
-        "fig-transfer-diagram", "fig-transfer-curves", "fig-transfer-predictions"})
+    check_figures(
+        html, "fig-transfer-", {"fig-transfer-diagram", "fig-transfer-curves", "fig-transfer-predictions"}
+    )
 
 
 @pytest.mark.slow
 def test_glued_parameter_counts_match_a_recount(built_book):
     import keras
 
-    base = keras.applications.DenseNet121(include_top=False, pooling="max", weights=None,
-                                          input_shape=(160, 160, 3))
+    base = keras.applications.DenseNet121(
+        include_top=False, pooling="max", weights=None, input_shape=(160, 160, 3)
+    )
     n_features = base.output_shape[-1]
     # Head by formula: batch norm (2 trainable + 2 running statistics per feature),
     # Dense(HEAD_UNITS) and Dense(N_CLASSES) with their biases.
-    head_trainable = (2 * n_features + n_features * HEAD_UNITS + HEAD_UNITS
-                      + HEAD_UNITS * N_CLASSES + N_CLASSES)
+    head_trainable = (
+        2 * n_features + n_features * HEAD_UNITS + HEAD_UNITS + HEAD_UNITS * N_CLASSES + N_CLASSES
+    )
     head_total = head_trainable + 2 * n_features
     assert built_book.glued_value(DOC, "n_features") == n_features
     assert built_book.glued_value(DOC, "params_base") == base.count_params()
@@ -155,12 +167,15 @@ def test_glued_timings_and_speedups_are_consistent(built_book):
     naive = built_book.glued_value(DOC, "naive_epoch_seconds")
     assert naive == pytest.approx(built_book.glued_value(DOC, "ms_per_image") * n_images / 1000)
     per_epoch = built_book.glued_value(DOC, "head_epoch_seconds")
-    assert per_epoch == pytest.approx(built_book.glued_value(DOC, "head_seconds") / built_book.glued_value(DOC, "epochs_run"))
+    assert per_epoch == pytest.approx(
+        built_book.glued_value(DOC, "head_seconds") / built_book.glued_value(DOC, "epochs_run")
+    )
     assert built_book.glued_value(DOC, "speedup_epoch") == pytest.approx(naive / per_epoch)
     fast = built_book.glued_value(DOC, "extract_seconds") + built_book.glued_value(DOC, "head_seconds")
     assert built_book.glued_value(DOC, "fast_total_seconds") == pytest.approx(fast)
     assert built_book.glued_value(DOC, "speedup_total") == pytest.approx(
-        built_book.glued_value(DOC, "epochs_run") * naive / fast)
+        built_book.glued_value(DOC, "epochs_run") * naive / fast
+    )
     # The lesson of the page: extracting features once beats running the base every epoch.
     assert built_book.glued_value(DOC, "speedup_total") > 1
 

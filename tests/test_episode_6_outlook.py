@@ -34,13 +34,12 @@ SECTIONS = {
 }
 
 
-
 def test_every_section_has_a_label_of_this_episode():
-    headings = headings_with_labels(SOURCE.read_text())
+    headings = headings_with_labels(SOURCE)
     unlabelled = [h for h, label in headings if label is None]
     assert not unlabelled, f"sections without a (label)= line above them: {unlabelled}"
     labels = {label for _, label in headings}
-    assert SECTIONS <= labels, f"missing sections: {SECTIONS - labels}"
+    assert labels >= SECTIONS, f"missing sections: {SECTIONS - labels}"
     assert all(label.startswith("episode-outlook-") for label in labels)
 
 
@@ -65,8 +64,11 @@ def test_exercises_are_the_expected_ones_each_with_a_dropdown_solution(built_boo
 @pytest.mark.slow
 def test_every_figure_has_alt_text_and_a_caption(built_book):
     html = built_book.html(DOC)
-    check_figures(html, "fig-outlook-", {
-        "fig-outlook-ms2deepscore", "fig-outlook-siamese-loss", "fig-outlook-similarity"})
+    check_figures(
+        html,
+        "fig-outlook-",
+        {"fig-outlook-ms2deepscore", "fig-outlook-siamese-loss", "fig-outlook-similarity"},
+    )
 
 
 @pytest.mark.slow
@@ -94,4 +96,9 @@ def test_glued_accuracies_are_fractions_and_the_baseline_matches_the_pair_mix(bu
     # The baseline answers "different" for every pair, so it scores the share of different-species
     # pairs; with three species in these proportions that share lies well above one half.
     assert 0.5 < built_book.glued_value(DOC, "siamese_baseline") < 0.8
-    assert -1 <= built_book.glued_value(DOC, "mean_sim_different") <= built_book.glued_value(DOC, "mean_sim_same") <= 1
+    assert (
+        -1
+        <= built_book.glued_value(DOC, "mean_sim_different")
+        <= built_book.glued_value(DOC, "mean_sim_same")
+        <= 1
+    )

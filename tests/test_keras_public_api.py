@@ -33,8 +33,7 @@ def code_cells(path: Path) -> list[tuple[int, str]]:
     for number, cell in enumerate(notebook.cells, 1):
         if cell.cell_type != "code":
             continue
-        lines = ["" if line.lstrip().startswith(("%", "!")) else line
-                 for line in cell.source.splitlines()]
+        lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in cell.source.splitlines()]
         cells.append((number, "\n".join(lines)))
     return cells
 
@@ -60,8 +59,7 @@ def violations(source: str, allow_version_check: bool = False) -> list[str]:
     for node in ast.walk(tree):
         where = f"line {getattr(node, 'lineno', '?')}"
         if isinstance(node, ast.Import):
-            found += [f"{where}: import {a.name}" for a in node.names
-                      if FORBIDDEN_MODULES.match(a.name)]
+            found += [f"{where}: import {a.name}" for a in node.names if FORBIDDEN_MODULES.match(a.name)]
         elif isinstance(node, ast.ImportFrom):
             module = node.module or ""
             if FORBIDDEN_MODULES.match(module):
@@ -70,8 +68,12 @@ def violations(source: str, allow_version_check: bool = False) -> list[str]:
                 found.append(f"{where}: from keras import src")
         elif isinstance(node, ast.Name) and node.id == "tf":
             found.append(f"{where}: uses `tf`")
-        elif isinstance(node, ast.Attribute) and node.attr in ("src", "_tf_keras") \
-                and isinstance(node.value, ast.Name) and node.value.id == "keras":
+        elif (
+            isinstance(node, ast.Attribute)
+            and node.attr in ("src", "_tf_keras")
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "keras"
+        ):
             found.append(f"{where}: keras.{node.attr} is private")
         elif isinstance(node, ast.Call):
             name = _call_name(node.func)
@@ -80,8 +82,12 @@ def violations(source: str, allow_version_check: bool = False) -> list[str]:
                 found.append(f"{where}: {name}({text!r})")
             elif name in METADATA_CALLS and text.startswith("tensorflow") and not allow_version_check:
                 found.append(f"{where}: {name}({text!r}) outside the installation check")
-            elif name == "numpy" and isinstance(node.func, ast.Attribute) and not node.args \
-                    and not (isinstance(node.func.value, ast.Name) and node.func.value.id in ("np", "numpy")):
+            elif (
+                name == "numpy"
+                and isinstance(node.func, ast.Attribute)
+                and not node.args
+                and not (isinstance(node.func.value, ast.Name) and node.func.value.id in ("np", "numpy"))
+            ):
                 found.append(f"{where}: .numpy() is TensorFlow-only; use keras.ops.convert_to_numpy")
     return found
 
@@ -103,30 +109,36 @@ def test_learner_code_uses_only_the_keras_public_api(path):
     assert not problems, f"{page}:\n" + "\n".join(problems)
 
 
-@pytest.mark.parametrize("code", [
-    "import tensorflow as tf",
-    "import tensorflow.keras",
-    "from tensorflow import keras",
-    "from tensorflow.keras import layers",
-    "x = tf.constant(1)",
-    "import tf_keras",
-    "from keras.src import layers",
-    "import importlib\nimportlib.import_module('tensorflow')",
-    "__import__('tensorflow')",
-    "from importlib.metadata import version\nprint(version('tensorflow'))",
-    "y = model(x).numpy()",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import tensorflow as tf",
+        "import tensorflow.keras",
+        "from tensorflow import keras",
+        "from tensorflow.keras import layers",
+        "x = tf.constant(1)",
+        "import tf_keras",
+        "from keras.src import layers",
+        "import importlib\nimportlib.import_module('tensorflow')",
+        "__import__('tensorflow')",
+        "from importlib.metadata import version\nprint(version('tensorflow'))",
+        "y = model(x).numpy()",
+    ],
+)
 def test_the_checker_catches(code):
     assert violations(code)
 
 
-@pytest.mark.parametrize("code", [
-    "import keras\nmodel = keras.Sequential([keras.layers.Dense(3)])",
-    "from keras import layers, ops\nx = ops.convert_to_numpy(ops.ones(3))",
-    "import numpy as np\nnp.float32(1).item()",
-    "import os\nos.environ['KERAS_BACKEND'] = 'jax'",
-    "print(keras.backend.backend())",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import keras\nmodel = keras.Sequential([keras.layers.Dense(3)])",
+        "from keras import layers, ops\nx = ops.convert_to_numpy(ops.ones(3))",
+        "import numpy as np\nnp.float32(1).item()",
+        "import os\nos.environ['KERAS_BACKEND'] = 'jax'",
+        "print(keras.backend.backend())",
+    ],
+)
 def test_the_checker_lets_the_public_api_through(code):
     assert violations(code) == []
 

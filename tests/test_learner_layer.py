@@ -1,5 +1,6 @@
-"""The learner and instructor layer (``dlbook.learner_layer``): the pages it assembles from the
-episodes (schedule, key points, resources), the stable section ids and the assets it adds.
+"""The learner and instructor layer (``dlbook_tools``' lesson, summaries, stable_anchors and
+assets extensions): the pages assembled from the episodes (schedule, key points, resources),
+the stable section ids and the assets added to every page.
 
 Fast tests build a tiny book of two fake episodes in-process; the slow ones read the real
 built book (``built_book``).
@@ -17,16 +18,8 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-from dlbook.learner_layer import (
-    Episode,
-    add_breaks,
-    episodes,
-    further_reading_markdown,
-    page_title_and_label,
-    split_sessions,
-    toc_files,
-)
-from dlbook.sphinxext import lesson_info
+from dlbook_tools.pages import Episode, Page, episodes, toc_files
+from dlbook_tools.schedule import add_breaks, split_sessions
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,8 +28,19 @@ SYLLABUS = [(50, 30), (60, 50), (120, 80), (70, 70), (20, 30), (20, 20)]
 
 
 def fake_episodes(minutes=SYLLABUS) -> list[Episode]:
-    return [Episode(i, f"book/episodes/{i}-ep", Path(f"{i}.md"), f"Episode {i}", f"episode-{i}",
-                    {"teaching": t, "exercises": e}) for i, (t, e) in enumerate(minutes, 1)]
+    return [
+        Episode(
+            i,
+            f"book/episodes/{i}-ep",
+            Page(
+                f"{i}.md",
+                text=(
+                    f"---\nlesson:\n  teaching: {t}\n  exercises: {e}\n---\n(episode-{i})=\n# Episode {i}\n"
+                ),
+            ),
+        )
+        for i, (t, e) in enumerate(minutes, 1)
+    ]
 
 
 # --------------------------------------------------------------------------- schedule maths
@@ -85,9 +89,13 @@ def test_a_short_workshop_needs_no_split():
 
 
 def test_toc_files_follow_parts_chapters_and_sections():
-    toc = {"root": "book/index", "parts": [
-        {"caption": "A", "chapters": [{"file": "a"}, {"file": "b.md", "sections": [{"file": "b1"}]}]},
-        {"caption": "B", "chapters": [{"file": "c"}]}]}
+    toc = {
+        "root": "book/index",
+        "parts": [
+            {"caption": "A", "chapters": [{"file": "a"}, {"file": "b.md", "sections": [{"file": "b1"}]}]},
+            {"caption": "B", "chapters": [{"file": "c"}]},
+        ],
+    }
     assert toc_files(toc) == ["book/index", "a", "b", "b1", "c"]
 
 
@@ -135,15 +143,14 @@ EPISODE = textwrap.dedent("""\
 
 
 def test_further_reading_bullets_are_extracted(tmp_path):
-    page = tmp_path / "ep.md"
-    page.write_text(EPISODE)
-    assert further_reading_markdown(page) == (
+    page = Page(tmp_path / "ep.md", text=EPISODE)
+    assert page.further_reading() == (
         "- [Keras](https://keras.io/), the documentation.\n"
         "- A paper, with a line that\n  continues here: [arXiv](https://arxiv.org/abs/1412.6980)."
     )
-    assert page_title_and_label(page) == ("A demo episode", "episode-demo")
-    page.write_text(EPISODE.replace("(episode-demo-further-reading)=\n", ""))
-    assert further_reading_markdown(page) is None
+    assert (page.title, page.label) == ("A demo episode", "episode-demo")
+    without = Page(tmp_path / "ep.md", text=EPISODE.replace("(episode-demo-further-reading)=\n", ""))
+    assert without.further_reading() is None
 
 
 # ------------------------------------------------------------------------- a tiny book build
@@ -156,24 +163,46 @@ def tiny_book(tmp_path_factory):
     (src / "book" / "episodes").mkdir(parents=True)
     (src / "book" / "episodes" / "1-demo.md").write_text(EPISODE)
     (src / "book" / "episodes" / "2-other.md").write_text(
-        EPISODE.replace("demo", "other").replace("teaching: 30", "teaching: 100"))
+        EPISODE.replace("demo", "other").replace("teaching: 30", "teaching: 100")
+    )
     (src / "book" / "index.md").write_text(
         "(home)=\n# Home\n\n```{toctree}\nepisodes/1-demo\nepisodes/2-other\nschedule\n"
-        "keypoints\nresources\n```\n")
+        "keypoints\nresources\n```\n"
+    )
     for name in ("schedule", "keypoints", "resources"):
-        (src / "book" / f"{name}.md").write_text((REPO / "book" / f"{name}.md").read_text()
-                                                  .replace("{ref}`setup`", "setup")
-                                                  .replace("{ref}`references`", "the references"))
-    (src / "_toc.yml").write_text(yaml.safe_dump({"format": "jb-book", "root": "book/index",
-        "chapters": [{"file": "book/episodes/1-demo"}, {"file": "book/episodes/2-other"}]}))
-    (src / "tests").mkdir()
-    (src / "tests" / "anchors.json").write_text(json.dumps({"anchors": {}, "redirects": {
-        "book/episodes/1-demo#old-part": "book/episodes/1-demo#episode-demo-part",
-        "book/episodes/1-demo#moved": "book/episodes/2-other#episode-other-part"}}))
+        (src / "book" / f"{name}.md").write_text(
+            (REPO / "book" / f"{name}.md")
+            .read_text()
+            .replace("{ref}`setup`", "setup")
+            .replace("{ref}`references`", "the references")
+        )
+    (src / "_toc.yml").write_text(
+        yaml.safe_dump(
+            {
+                "format": "jb-book",
+                "root": "book/index",
+                "chapters": [{"file": "book/episodes/1-demo"}, {"file": "book/episodes/2-other"}],
+            }
+        )
+    )
+    (src / "anchors.json").write_text(
+        json.dumps(
+            {
+                "anchors": {},
+                "redirects": {
+                    "book/episodes/1-demo#old-part": "book/episodes/1-demo#episode-demo-part",
+                    "book/episodes/1-demo#moved": "book/episodes/2-other#episode-other-part",
+                },
+            }
+        )
+    )
     (src / "conf.py").write_text(
-        "extensions = ['myst_parser', 'dlbook.sphinxext', 'dlbook.learner_layer']\n"
+        "extensions = ['myst_parser', 'dlbook_tools.kernels', 'dlbook_tools.lesson',\n"
+        "              'dlbook_tools.summaries', 'dlbook_tools.stable_anchors', 'dlbook_tools.assets']\n"
+        "dlbook_anchor_manifest = 'anchors.json'\n"
         "root_doc = 'book/index'\nexclude_patterns = ['_build']\n"
-        "myst_enable_extensions = ['colon_fence']\n")
+        "myst_enable_extensions = ['colon_fence']\n"
+    )
     build_tiny(src, fresh=True)
     out = src / "_build" / "html"
     page = lambda doc: BeautifulSoup((out / f"{doc}.html").read_text(), "html.parser")  # noqa: E731
@@ -184,11 +213,18 @@ def tiny_book(tmp_path_factory):
 def build_tiny(src: Path, fresh: bool) -> None:
     from sphinx.application import Sphinx
 
-    saved = dict(os.environ)  # dlbook.sphinxext points kernels at the build's IPython dir
+    saved = dict(os.environ)  # dlbook_tools.kernels points kernels at the build's IPython dir
     try:
-        app = Sphinx(str(src), str(src), str(src / "_build" / "html"),
-                     str(src / "_build" / "doctrees"), "html", status=None, warning=None,
-                     freshenv=fresh)
+        app = Sphinx(
+            str(src),
+            str(src),
+            str(src / "_build" / "html"),
+            str(src / "_build" / "doctrees"),
+            "html",
+            status=None,
+            warning=None,
+            freshenv=fresh,
+        )
         app.build()
     finally:
         os.environ.clear()
@@ -251,22 +287,23 @@ def test_renamed_anchors_get_a_redirect_on_their_page(tiny_book):
     scripts = " ".join(s.get_text() for s in tiny_book("book/episodes/1-demo").find_all("script"))
     match = re.search(r"window\.DLBOOK_REDIRECTS = (\{.*?\});", scripts)
     assert match
-    assert json.loads(match.group(1)) == {"old-part": "#episode-demo-part",
-                                          "moved": "2-other.html#episode-other-part"}
+    assert json.loads(match.group(1)) == {
+        "old-part": "#episode-demo-part",
+        "moved": "2-other.html#episode-other-part",
+    }
     other = " ".join(s.get_text() for s in tiny_book("book/episodes/2-other").find_all("script"))
     assert "DLBOOK_REDIRECTS" not in other
 
 
 def test_a_new_redirect_rewrites_its_page_on_an_incremental_build(tiny_book):
-    manifest = tiny_book.src / "tests" / "anchors.json"
+    manifest = tiny_book.src / "anchors.json"
     before = manifest.read_text()
     data = json.loads(before)
     data["redirects"]["book/episodes/2-other#gone"] = "book/episodes/2-other#episode-other-part"
     manifest.write_text(json.dumps(data))
     try:
         build_tiny(tiny_book.src, fresh=False)
-        scripts = " ".join(s.get_text() for s in
-                           tiny_book("book/episodes/2-other").find_all("script"))
+        scripts = " ".join(s.get_text() for s in tiny_book("book/episodes/2-other").find_all("script"))
         assert '"gone": "#episode-other-part"' in scripts
     finally:
         manifest.write_text(before)
@@ -305,7 +342,7 @@ def test_real_keypoints_page_has_every_episodes_keypoints(built_book):
     for ep in toc_episodes():
         section = page.find("section", id=f"keypoints-{ep.label}")
         assert section is not None, ep.docname
-        assert len(section.select("li")) == len(lesson_info(ep.path)["keypoints"])
+        assert len(section.select("li")) == len(ep.lesson["keypoints"])
 
 
 @pytest.mark.slow

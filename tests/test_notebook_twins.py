@@ -2,7 +2,7 @@
 
 Each twin must exist, be a valid nbformat-4 notebook without outputs, start with the Colab
 setup cell that installs this repository's package (URL from ``_config.yml``), and hold the
-MyST page's cells one for one; ``python -m dlbook.notebooks --check`` must notice drift.
+MyST page's cells one for one; ``python -m dlbook_tools.notebooks --check`` must notice drift.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ import nbformat
 import pytest
 import yaml
 
-from dlbook import notebooks
+from dlbook_tools import notebooks
+from dlbook_tools.pages import Page, executable_pages
 
 REPO = Path(__file__).resolve().parents[1]
 BOOK = REPO / "book"
-PAGES = notebooks.executable_pages()
+PAGES = sorted(page.path for page in executable_pages(REPO).values())
 
 
 def page_id(page: Path) -> str:
@@ -40,24 +41,28 @@ def read_twin(page: Path) -> nbformat.NotebookNode:
 
 def test_executable_pages_are_exactly_the_pages_with_code_cells():
     with_code = sorted(
-        p for p in BOOK.rglob("*.md")
-        if "_build" not in p.parts and "```{code-cell}" in p.read_text()
+        p for p in BOOK.rglob("*.md") if "_build" not in p.parts and "```{code-cell}" in p.read_text()
     )
     assert with_code, "the book has executable pages"
-    assert PAGES == with_code
+    assert with_code == PAGES
 
 
 def test_landing_page_is_not_executable_and_has_no_twin():
     index = BOOK / "index.md"
     assert index.is_file()
-    assert not notebooks.is_executable(index)
+    assert not Page(index).is_executable
     assert index not in PAGES
     assert not index.with_suffix(".ipynb").exists()
 
 
 def test_check_command_reports_every_twin_in_sync():
-    proc = subprocess.run([sys.executable, "-m", "dlbook.notebooks", "--check"],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dlbook_tools.notebooks", "--check"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -97,7 +102,7 @@ def test_twin_cells_equal_the_myst_cells_one_for_one(page):
     twin_cells = read_twin(page).cells[1:]
 
     assert len(twin_cells) == len(source.cells)
-    for i, (mine, theirs) in enumerate(zip(twin_cells, source.cells)):
+    for i, (mine, theirs) in enumerate(zip(twin_cells, source.cells, strict=True)):
         assert mine.cell_type == theirs.cell_type, f"cell {i}"
         assert mine.source == theirs.source, f"cell {i}"
         if theirs.cell_type == "code":
@@ -118,7 +123,10 @@ def test_setup_cell_installs_only_on_colab(monkeypatch):
     command = calls[0]
     assert command[:4] == [sys.executable, "-m", "pip", "install"]
     url = config()["repository"]["url"].rstrip("/")
-    assert f"dlbook @ git+{url}@main#subdirectory=code" in command
+    assert f"dlbook @ git+{url}@main#subdirectory=code/learner" in command
+    # ...the folder that holds the learner package, and only it
+    learner = (REPO / "code" / "learner" / "pyproject.toml").read_text()
+    assert 'name = "dlbook"' in learner and 'packages = ["dlbook"]' in learner
 
 
 @pytest.fixture

@@ -29,16 +29,23 @@ pytestmark = pytest.mark.usefixtures("isolated_data_env")
 
 
 def run_prefetch(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dlbook.prefetch", *args], cwd=REPO,
-                          env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "dlbook.prefetch", *args],
+        cwd=REPO,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.skipif(REAL_MIRROR is None, reason="no ../shared/data mirror here")
 def test_prefetch_weather_from_the_mirror_into_a_new_mirror_folder(tmp_path, monkeypatch):
     out = tmp_path / "venue-mirror"
 
-    proc = run_prefetch("weather", "--mirror", str(out),
-                        DLBOOK_DATA_MIRROR=str(REAL_MIRROR), DLBOOK_OFFLINE="1")
+    proc = run_prefetch(
+        "weather", "--mirror", str(out), DLBOOK_DATA_MIRROR=str(REAL_MIRROR), DLBOOK_OFFLINE="1"
+    )
 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 of 1 fetched and verified" in proc.stdout
@@ -102,5 +109,6 @@ def test_prefetch_copies_zenodo_files_with_their_checksum_sidecars(tmp_path, mon
     for remote in catalog.DOLLAR_STREET.files:
         copied = tmp_path / "out" / "dollar_street" / remote.name
         assert copied.read_bytes() == (source / remote.name).read_bytes()
-        assert (copied.parent / f"{remote.name}.checksum").read_text() == \
-            (source / f"{remote.name}.checksum").read_text()
+        assert (copied.parent / f"{remote.name}.checksum").read_text() == (
+            source / f"{remote.name}.checksum"
+        ).read_text()

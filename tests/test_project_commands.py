@@ -16,8 +16,11 @@ def readme_command(section: str) -> str:
 
 def test_ci_runs_exactly_the_readme_test_command():
     command = readme_command("Run the tests")
-    lines = [l.strip() for l in (REPO / ".ci" / "run").read_text().splitlines()
-             if l.strip() and not l.strip().startswith("#")]
+    lines = [
+        line.strip()
+        for line in (REPO / ".ci" / "run").read_text().splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
     assert lines[-1] == command
 
 

@@ -51,6 +51,7 @@ def real_weather():
 
 # --- weather -------------------------------------------------------------------------------
 
+
 def test_weather_loader_offline_returns_the_standin_and_says_so(capsys):
     start = time.perf_counter()
     frame = data.load_weather()
@@ -127,6 +128,7 @@ def test_weather_standin_is_learnable_next_day_sunshine_beats_the_mean(weather_s
 
 # --- Dollar Street -----------------------------------------------------------------------------
 
+
 def test_dollar_street_standin_has_the_real_shapes_and_dtypes(dollar_street_standin):
     x_train, y_train, x_val, y_val = dollar_street_standin
     assert x_train.shape == (878, 64, 64, 3) and x_val.shape == (293, 64, 64, 3)
@@ -149,7 +151,7 @@ def test_dollar_street_loader_offline_returns_the_standin(dollar_street_standin,
     assert seconds < 15, f"the Dollar Street stand-in took {seconds:.1f} s"
     assert ds.class_names == catalog.DOLLAR_STREET_CLASSES and len(ds.class_names) == 10
     # deterministic: the loader's second generation equals the module's first one
-    for got, want in zip((*ds.train, *ds.val), dollar_street_standin):
+    for got, want in zip((*ds.train, *ds.val), dollar_street_standin, strict=True):
         np.testing.assert_array_equal(got, want)
     err = capsys.readouterr().err
     assert "stand-in" in err.lower() and catalog.DOLLAR_STREET.title in err
@@ -187,6 +189,7 @@ def test_dollar_street_standin_labels_are_not_given_away_by_mean_colour(dollar_s
 
 
 # --- the note on the page -----------------------------------------------------------------------
+
 
 def test_standin_note_is_an_html_warning_inside_ipython(monkeypatch, capsys):
     import IPython

@@ -1,4 +1,4 @@
-# Loaded by every kernel of a book build (see dlbook.sphinxext). TensorFlow's C++ runtime
+# Loaded by every kernel of a book build (see dlbook_tools.kernels). TensorFlow's C++ runtime
 # writes absl and oneDNN notices straight to file descriptor 2 while it is imported; they
 # would land in the first cell that imports Keras. Import it once here with that descriptor
 # pointed at /dev/null, so the pages' outputs show only what the code itself prints.

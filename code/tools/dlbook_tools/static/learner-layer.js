@@ -1,4 +1,4 @@
-/* The book's learner and instructor layer (added to every page by dlbook.learner_layer).
+/* The book's learner and instructor layer (added to every page by dlbook_tools.assets).
  *
  * - "Instructor view": a toggle button in the page's header that shows the instructor
  *   notes (hidden in the learner view). Its state lives in localStorage, so it survives
@@ -6,7 +6,7 @@
  *   so hidden notes never flash into view.
  * - "Copy link": a small button next to each section heading and exercise title that
  *   copies the full URL of that section or exercise (with its stable #anchor).
- * - Renamed anchors (the `redirects` of tests/anchors.json) keep old links working.
+ * - Renamed anchors (the `redirects` of dlbook_tools/anchors.json) keep old links working.
  * - Small repairs of the theme's own markup that an axe-core audit flags (see fixTheme).
  */
 (function () {

@@ -3,7 +3,7 @@
 Jupyter Book can exit 0 after a cell failed; this wrapper also fails when the build left
 execution reports behind, and prints where they are.
 
-``python -m dlbook.build --page book/episodes/2-keras.md`` builds a small book of the landing
+``python -m dlbook_tools.build --page book/episodes/2-keras.md`` builds a small book of the landing
 page, that one page and the reference pages into ``_build/pages/<page>/`` with its own
 execution cache: for writing one page without rebuilding the rest. References to labels on
 pages left out show up there as warnings; the full build must have none.
@@ -19,14 +19,20 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def build(flags: list[str], output: Path | None = None, toc: Path | None = None) -> int:
     """Run ``jupyter-book build`` on the repository; return its exit status (non-zero on failure)."""
     out_dir = output or REPO
-    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(REPO),
-               "--path-output", str(out_dir), *flags]
+    command = [
+        str(Path(sys.executable).with_name("jupyter-book")),
+        "build",
+        str(REPO),
+        "--path-output",
+        str(out_dir),
+        *flags,
+    ]
     if toc is not None:
         command += ["--toc", str(toc)]
     status = subprocess.call(command, cwd=REPO)

@@ -37,8 +37,10 @@ def timed_build(out: Path, log: Path) -> tuple[int, float, int]:
     start = time.perf_counter()
     with open(log, "w") as handle:
         status = subprocess.call(
-            [sys.executable, "-m", "dlbook.build", "--out", str(out), *FLAGS],
-            cwd=REPO, stdout=handle, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "dlbook_tools.build", "--out", str(out), *FLAGS],
+            cwd=REPO,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
         )
     seconds = time.perf_counter() - start
     executed = len(re.findall(r"Executing notebook", log.read_text()))

@@ -104,8 +104,7 @@ def _load_npy(path) -> np.ndarray:
         return np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise DataError(
-            f"{path} is not a readable NumPy file ({exc}). Delete it and load again to download "
-            "a fresh copy."
+            f"{path} is not a readable NumPy file ({exc}). Delete it and load again to download a fresh copy."
         ) from exc
 
 
@@ -177,10 +176,12 @@ def _announce_standin(dataset: DataSet) -> None:
     except ImportError:  # plain Python without IPython
         get_ipython = None
     if get_ipython is not None and get_ipython() is not None:
-        display(HTML(
-            '<div class="admonition warning dlbook-standin" role="note">'
-            '<p class="admonition-title">Stand-in data</p>'
-            f"<p>{html.escape(text)}</p></div>"
-        ))
+        display(
+            HTML(
+                '<div class="admonition warning dlbook-standin" role="note">'
+                '<p class="admonition-title">Stand-in data</p>'
+                f"<p>{html.escape(text)}</p></div>"
+            )
+        )
     else:
         print(f"NOTE - stand-in data: {text}", file=sys.stderr)

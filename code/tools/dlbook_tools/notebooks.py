@@ -3,8 +3,8 @@
 Colab opens only ``.ipynb`` files, and the book's launch buttons point at the ``.ipynb`` that
 lies beside each executable ``.md`` page. This module writes those twins: the same cells as the
 MyST source, no outputs, and one extra first cell that installs on Colab what it lacks.
-The MyST page is the single source of truth; run ``python -m dlbook.notebooks`` after editing
-a page (``make notebooks`` does it), and ``python -m dlbook.notebooks --check`` to find drift.
+The MyST page is the single source of truth; run ``python -m dlbook_tools.notebooks`` after editing
+a page (``make notebooks`` does it), and ``python -m dlbook_tools.notebooks --check`` to find drift.
 """
 
 from __future__ import annotations
@@ -16,9 +16,14 @@ from pathlib import Path
 
 import jupytext
 import nbformat
+from sphinx.application import Sphinx
+from sphinx.util import logging
 
-REPO = Path(__file__).resolve().parents[2]
+from .pages import executable_pages
+
+REPO = Path(__file__).resolve().parents[3]
 SETUP_TAG = "colab-setup"
+logger = logging.getLogger(__name__)
 
 
 def repository_url(config: Path | None = None) -> str:
@@ -33,31 +38,18 @@ def setup_cell_source(repo_url: str) -> str:
     match = re.match(r"https://github\.com/([^/]+/[^/]+)", repo_url)
     if not match:
         raise ValueError(f"repository url {repo_url!r} is not a GitHub repository URL")
-    package = f"dlbook @ git+https://github.com/{match.group(1)}@main#subdirectory=code"
+    package = f"dlbook @ git+https://github.com/{match.group(1)}@main#subdirectory=code/learner"
     return (
         "# Colab only: install the book's data helpers and the packages Colab lacks.\n"
         "# Elsewhere (your own install, Binder) this cell does nothing. The data sets are\n"
         "# downloaded and checksum-verified by the loaders when a cell first asks for them.\n"
-        "import subprocess, sys\n"
-        "if \"google.colab\" in sys.modules:\n"
-        "    subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"--quiet\",\n"
-        f"                    \"{package}\",\n"
-        "                    \"palmerpenguins\", \"keras-tuner\", \"myst-nb\"], check=True)"
+        "import subprocess\n"
+        "import sys\n"
+        'if "google.colab" in sys.modules:\n'
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",\n'
+        f'                    "{package}",\n'
+        '                    "palmerpenguins", "keras-tuner", "myst-nb"], check=True)'
     )
-
-
-def is_executable(md_path: Path) -> bool:
-    """A page executes when its front matter names a kernel."""
-    text = md_path.read_text()
-    if not text.startswith("---"):
-        return False
-    front = text.split("---", 2)[1]
-    return "kernelspec:" in front
-
-
-def executable_pages(book_dir: Path | None = None) -> list[Path]:
-    book_dir = book_dir or REPO / "book"
-    return sorted(p for p in book_dir.rglob("*.md") if "_build" not in p.parts and is_executable(p))
 
 
 def twin_path(md_path: Path) -> Path:
@@ -114,6 +106,31 @@ def drift(md_path: Path, repo_url: str | None = None) -> str | None:
     return None
 
 
+def _check_twins(app: Sphinx) -> None:
+    """Warn (an error under ``-W``) when an executable page's twin is missing or stale."""
+    srcdir = Path(app.srcdir)
+    config = srcdir / "_config.yml"
+    if not config.is_file():
+        return
+    url = repository_url(config)
+    for page in executable_pages(srcdir).values():
+        why = drift(page.path, url)
+        if why:
+            logger.warning(
+                "%s: %s; run `make notebooks` to regenerate the Colab/Binder notebooks",
+                page.path.relative_to(srcdir),
+                why,
+                type="dlbook",
+                subtype="notebook-twin",
+            )
+
+
+def setup(app: Sphinx) -> dict:
+    """Sphinx extension: the build fails on a missing or stale twin."""
+    app.connect("builder-inited", _check_twins)
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
+
+
 def _shown(path: Path) -> Path:
     """``path`` relative to the repository when it lies inside it, else as given."""
     return path.relative_to(REPO) if path.is_relative_to(REPO) else path
@@ -124,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="report drift, write nothing")
     parser.add_argument("pages", nargs="*", type=Path, help="MyST pages (default: all)")
     args = parser.parse_args(argv)
-    pages = [p.resolve() for p in args.pages] or executable_pages()
+    pages = [p.resolve() for p in args.pages] or [p.path for p in executable_pages(REPO).values()]
     url = repository_url()
     problems = []
     for page in pages:

@@ -33,7 +33,6 @@ def prefetch(keys: list[str], mirror_out: Path | None, settings: Settings) -> li
                 continue
             if key == "densenet121":
                 path = densenet121_weights(replace(settings, strict=True))
-                located_paths = {Path(path).name: Path(path)}
                 detail = f"md5 verified, in {Path(path).parent}"
                 if mirror_out is not None:
                     target = mirror_out / key
@@ -57,8 +56,12 @@ def prefetch(keys: list[str], mirror_out: Path | None, settings: Settings) -> li
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("datasets", nargs="*", metavar="DATASET",
-                        help=f"which to fetch, of {', '.join(CATALOG)} (default: all)")
+    parser.add_argument(
+        "datasets",
+        nargs="*",
+        metavar="DATASET",
+        help=f"which to fetch, of {', '.join(CATALOG)} (default: all)",
+    )
     parser.add_argument("--mirror", type=Path, help="also copy the files into FOLDER laid out as a mirror")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.datasets) - set(CATALOG))

@@ -1,4 +1,4 @@
-"""The book's stable anchors and their manifest, ``tests/anchors.json``.
+"""The book's stable anchors and their manifest, ``anchors.json`` beside this module.
 
 Instructors share links such as ``.../book/episodes/2-keras.html#episode-keras-step-3``, so a
 published anchor must keep working. The manifest lists, page by page, every explicit MyST label
@@ -7,10 +7,10 @@ published anchor must keep working. The manifest lists, page by page, every expl
 ``redirects`` entry maps it (``"page#old": "page#new"``) to an anchor that exists. The book's
 JavaScript follows those redirects, so old links keep landing in the right place.
 
-    python -m dlbook.anchors --update            # add the sources' new anchors to the manifest
-    python -m dlbook.anchors --check _build/html # list the manifest's anchors missing there
-    python -m dlbook.anchors --reset             # rewrite it from the sources (before the
-                                                 # book's first publication only)
+    python -m dlbook_tools.anchors --update             # add the sources' new anchors to the manifest
+    python -m dlbook_tools.anchors --check _build/html  # list the manifest's anchors missing there
+    python -m dlbook_tools.anchors --reset              # rewrite it from the sources (before the
+                                                        # book's first publication only)
 
 ``--update`` never removes an anchor: once published, an anchor stays in the manifest. It
 prints the anchors that disappeared from the sources and exits 1 while any of them has no
@@ -25,57 +25,20 @@ import re
 import sys
 from pathlib import Path
 
-import yaml
+from .pages import toc_pages
 
-from .learner_layer import markdown_lines, toc_files
-
-REPO = Path(__file__).resolve().parents[2]
-MANIFEST = REPO / "tests" / "anchors.json"
+REPO = Path(__file__).resolve().parents[3]
+MANIFEST = Path(__file__).with_name("anchors.json")
 COMMENT = (
     "Published anchors of the book, page by page (explicit MyST labels and exercise labels). "
-    "Never remove one: after a rename or move, add a redirect \"page#old\": \"page#new\". "
-    "Add new ones with `python -m dlbook.anchors --update`."
+    'Never remove one: after a rename or move, add a redirect "page#old": "page#new". '
+    "Add new ones with `python -m dlbook_tools.anchors --update`."
 )
-
-_LABEL = re.compile(r"^\(([^()\s]+)\)=\s*$")
-_EXERCISE = re.compile(r"^(`{3,}|:{3,}|~{3,})\{(exercise|exercise-start)\}")
-_OPTION_LABEL = re.compile(r"^:label:\s*(\S+)\s*$")
-
-
-def page_anchors(path: Path) -> list[str]:
-    """The explicit labels and exercise labels of one MyST page, in page order."""
-    found: list[str] = []
-    in_exercise_header = False
-    for line, in_code in markdown_lines(path.read_text()):
-        stripped = line.strip()
-        if _EXERCISE.match(stripped):
-            in_exercise_header = True
-            continue
-        if in_exercise_header:
-            option = _OPTION_LABEL.match(stripped)
-            if option:
-                found.append(option.group(1))
-                in_exercise_header = False
-                continue
-            if not stripped.startswith(":"):
-                in_exercise_header = False  # the options block ended without a label
-        if in_code:
-            continue
-        label = _LABEL.match(line)
-        if label:
-            found.append(label.group(1))
-    return found
 
 
 def source_anchors(repo: Path = REPO, toc: Path | None = None) -> dict[str, list[str]]:
     """``docname -> anchors`` for every MyST page of the table of contents."""
-    toc = toc or repo / "_toc.yml"
-    out: dict[str, list[str]] = {}
-    for docname in toc_files(yaml.safe_load(toc.read_text()) or {}):
-        path = repo / f"{docname}.md"
-        if path.is_file():
-            out[docname] = page_anchors(path)
-    return out
+    return {docname: page.anchors for docname, page in toc_pages(repo, toc).items()}
 
 
 def html_ids(html_dir: Path, docname: str) -> set[str] | None:
@@ -155,13 +118,21 @@ def missing_anchors(manifest: dict, html_dir: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--update", action="store_true",
-                        help="add the anchors of the sources to the manifest")
-    parser.add_argument("--check", type=Path, metavar="HTML_DIR",
-                        help="list the manifest's anchors missing from this built book")
-    parser.add_argument("--reset", action="store_true",
-                        help="rewrite the manifest from the sources, dropping vanished anchors "
-                             "(only while nothing has been published)")
+    parser.add_argument(
+        "--update", action="store_true", help="add the anchors of the sources to the manifest"
+    )
+    parser.add_argument(
+        "--check",
+        type=Path,
+        metavar="HTML_DIR",
+        help="list the manifest's anchors missing from this built book",
+    )
+    parser.add_argument(
+        "--reset",
+        action="store_true",
+        help="rewrite the manifest from the sources, dropping vanished anchors "
+        "(only while nothing has been published)",
+    )
     parser.add_argument("--toc", type=Path, help="table of contents (default: _toc.yml)")
     parser.add_argument("--manifest", type=Path, default=MANIFEST)
     args = parser.parse_args(argv)
@@ -174,14 +145,15 @@ def main(argv: list[str] | None = None) -> int:
             old = {**old, "anchors": {}}
         manifest, added, vanished = merge(old, source_anchors(REPO, args.toc))
         save(manifest, args.manifest)
-        print(f"{args.manifest}: {sum(map(len, manifest['anchors'].values()))} anchors, "
-              f"{len(added)} new")
+        print(f"{args.manifest}: {sum(map(len, manifest['anchors'].values()))} anchors, {len(added)} new")
         for item in added:
             print(f"  + {item}")
         unresolved = [v for v in vanished if redirect_target(manifest, *v.split("#", 1)) is None]
         if unresolved:
-            print("These published anchors are gone from the sources; put them back or add a "
-                  "redirect (\"page#old\": \"page#new\") to the manifest's `redirects`:")
+            print(
+                "These published anchors are gone from the sources; put them back or add a "
+                'redirect ("page#old": "page#new") to the manifest\'s `redirects`:'
+            )
             for item in unresolved:
                 print(f"  - {item}")
             status = 1

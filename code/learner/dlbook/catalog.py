@@ -55,9 +55,7 @@ PENGUINS = DataSet(
     notes="Read from the palmerpenguins Python package, which ships the CSV.",
 )
 
-_WEATHER_RAW = (
-    "https://raw.githubusercontent.com/florian-huber/weather_prediction_dataset/main/dataset/"
-)
+_WEATHER_RAW = "https://raw.githubusercontent.com/florian-huber/weather_prediction_dataset/main/dataset/"
 
 WEATHER = DataSet(
     key="weather",
@@ -75,9 +73,7 @@ WEATHER = DataSet(
         ),
     ),
     licence="MIT (data set); observations from ECA&D, to be acknowledged (Klein Tank et al. 2002)",
-    citation=(
-        "Huber, F. et al. (2022). Weather prediction dataset. Zenodo. doi:10.5281/zenodo.4770936"
-    ),
+    citation=("Huber, F. et al. (2022). Weather prediction dataset. Zenodo. doi:10.5281/zenodo.4770936"),
     shape="3654 rows (daily, 2000-01-01 to 2010-01-01) x 165 columns: DATE, MONTH and 163 "
     "features of 18 European stations",
     doi="10.5281/zenodo.4770936",
@@ -137,6 +133,4 @@ DENSENET121 = DataSet(
     notes="Stored where Keras caches weights (~/.keras/models or $KERAS_HOME/models).",
 )
 
-CATALOG: dict[str, DataSet] = {
-    ds.key: ds for ds in (PENGUINS, WEATHER, DOLLAR_STREET, DENSENET121)
-}
+CATALOG: dict[str, DataSet] = {ds.key: ds for ds in (PENGUINS, WEATHER, DOLLAR_STREET, DENSENET121)}

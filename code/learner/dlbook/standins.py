@@ -40,8 +40,9 @@ def weather(seed: int = SEED) -> pd.DataFrame:
         front[t] = 0.6 * front[t - 1] + rng.normal(0, 1)
 
     columns = weather_columns()
-    stations = list(dict.fromkeys(c.split("_")[0] if not c.startswith("DE_BILT") else "DE_BILT"
-                                  for c in columns[2:]))
+    stations = list(
+        dict.fromkeys(c.split("_")[0] if not c.startswith("DE_BILT") else "DE_BILT" for c in columns[2:])
+    )
     out: dict[str, np.ndarray] = {
         "DATE": dates.strftime("%Y%m%d").astype(np.int64).to_numpy(),
         "MONTH": dates.month.to_numpy().astype(np.int64),  # int64 as in the real CSV
@@ -49,7 +50,7 @@ def weather(seed: int = SEED) -> pd.DataFrame:
     for i, station in enumerate(stations):
         # Western stations see the front a day before it reaches Basel (lead 1), others with it.
         lead = 1 if i % 3 == 0 else 0
-        z = 0.8 * front[1 + lead:1 + lead + n] + rng.normal(0, 0.6, n)
+        z = 0.8 * front[1 + lead : 1 + lead + n] + rng.normal(0, 0.6, n)
         cloud = 1 / (1 + np.exp(-(z + 0.3 - 0.4 * season)))
         daylength = 12 + 4 * season
         temp = 10 + 8 * season + rng.normal(0, 2, n) - 1.5 * z
@@ -59,8 +60,9 @@ def weather(seed: int = SEED) -> pd.DataFrame:
             "wind_gust": np.abs(8 + 3 * z + rng.normal(0, 2, n)),
             "humidity": np.clip(0.55 + 0.35 * cloud + rng.normal(0, 0.05, n), 0.2, 1.0),
             "pressure": 1.016 - 0.008 * z + rng.normal(0, 0.002, n),
-            "global_radiation": np.clip((0.8 + 1.4 * (season + 1) / 2) * (1.1 - cloud)
-                                        + rng.normal(0, 0.1, n), 0.02, None),
+            "global_radiation": np.clip(
+                (0.8 + 1.4 * (season + 1) / 2) * (1.1 - cloud) + rng.normal(0, 0.1, n), 0.02, None
+            ),
             "precipitation": np.clip(rng.exponential(0.3, n) * (cloud - 0.55) * 2, 0, None),
             "sunshine": np.clip(daylength * (1 - cloud) * 1.1 + rng.normal(0, 0.8, n), 0, 15.5),
             "temp_mean": temp,
@@ -69,7 +71,7 @@ def weather(seed: int = SEED) -> pd.DataFrame:
         }
         for column in columns[2:]:
             if column.startswith(station + "_"):
-                kind = column[len(station) + 1:]
+                kind = column[len(station) + 1 :]
                 values = feats[kind]
                 out[column] = values.astype(int) if kind == "cloud_cover" else np.round(values, 2)
     frame = pd.DataFrame(out)[columns]
@@ -77,8 +79,9 @@ def weather(seed: int = SEED) -> pd.DataFrame:
     return frame
 
 
-def dollar_street(n_train: int = 878, n_val: int = 293, size: int = 64,
-                  seed: int = SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def dollar_street(
+    n_train: int = 878, n_val: int = 293, size: int = 64, seed: int = SEED
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Images of ten generated textures/shapes on cluttered backgrounds, one per class.
 
     Each class is a pattern (stripes in one of three directions, checks, disc, ring, cross,
@@ -94,7 +97,8 @@ def dollar_street(n_train: int = 878, n_val: int = 293, size: int = 64,
     images = np.empty((n, size, size, 3), dtype=np.uint8)
     for i, label in enumerate(labels):
         images[i] = _draw(int(label), rng, yy, xx, size)
-    return images[:n_train], labels[:n_train].astype(np.int64), images[n_train:], labels[n_train:].astype(np.int64)
+    labels = labels.astype(np.int64)
+    return images[:n_train], labels[:n_train], images[n_train:], labels[n_train:]
 
 
 def _draw(label: int, rng: np.random.Generator, yy: np.ndarray, xx: np.ndarray, size: int) -> np.ndarray:

@@ -51,7 +51,7 @@ class Settings:
     offline: bool
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         mirror = os.environ.get("DLBOOK_DATA_MIRROR") or None
         return cls(
             cache_dir=Path(os.environ.get("DLBOOK_DATA_DIR") or default_cache_dir()).expanduser(),
@@ -67,7 +67,7 @@ def _flag(name: str) -> bool:
 
 def default_cache_dir() -> Path:
     """``data/`` of the repository when run from a checkout, else ``~/.cache/dlbook``."""
-    repo_data = Path(__file__).resolve().parents[2] / "data"
+    repo_data = Path(__file__).resolve().parents[3] / "data"
     if (repo_data / "README.md").is_file():
         return repo_data
     return Path.home() / ".cache" / "dlbook"
@@ -120,8 +120,13 @@ def zenodo_checksum(record: str, name: str, opener=urllib.request.urlopen) -> tu
     raise DownloadError(f"Zenodo record {record} lists no file named {name!r}")
 
 
-def download(remote: RemoteFile, dest_dir: Path, *, progress: bool | None = None,
-             expected: tuple[str, str] | None = None) -> Path:
+def download(
+    remote: RemoteFile,
+    dest_dir: Path,
+    *,
+    progress: bool | None = None,
+    expected: tuple[str, str] | None = None,
+) -> Path:
     """Download one file into ``dest_dir`` and verify it; retry once after a bad checksum.
 
     A file that fails verification is moved to ``dest_dir/rejected/`` for inspection.
@@ -188,9 +193,7 @@ def _transfer(url: str, target: Path, progress: bool | None) -> Path:
             if bar is not None:
                 bar.close()
         if total is not None and received != total:
-            raise DownloadError(
-                f"the download of {url} stopped after {received} of {total} bytes"
-            )
+            raise DownloadError(f"the download of {url} stopped after {received} of {total} bytes")
     except BaseException as exc:
         part.unlink(missing_ok=True)
         if isinstance(exc, DataError):
@@ -215,8 +218,13 @@ class Located:
     source: str  # "mirror", "cache" or "download"
 
 
-def locate(dataset: DataSet | str, settings: Settings | None = None, *,
-           progress: bool | None = None, dest_dir: Path | None = None) -> Located | None:
+def locate(
+    dataset: DataSet | str,
+    settings: Settings | None = None,
+    *,
+    progress: bool | None = None,
+    dest_dir: Path | None = None,
+) -> Located | None:
     """Find every file of ``dataset``: mirror, then cache, then download into the cache.
 
     Returns ``None`` when the files are in neither place and cannot be downloaded; the caller

@@ -1,0 +1,62 @@
+"""Sphinx extension: the learner layer's assets on every HTML page, and a workaround for a
+duplicated script in the theme's output.
+
+``static/learner-layer.js`` and ``.css`` provide the "Instructor view" toggle (a real
+``<button aria-pressed>``, state kept in ``localStorage`` across pages) that shows the
+``{instructor-note}`` admonitions, a "copy link" button next to every section heading and
+exercise title, the jump from a renamed anchor to its new place, and the few repairs of the
+theme's markup that no configuration reaches.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sphinx.application import Sphinx
+from sphinx.config import Config
+
+STATIC = Path(__file__).parent / "static"
+
+
+def _register_static(app: Sphinx, config: Config) -> None:
+    config.html_static_path = [*config.html_static_path, str(STATIC)]
+
+
+def _add_assets(app: Sphinx) -> None:
+    if app.builder.format != "html":
+        return
+    # Not deferred: it runs in <head>, before the body renders, so that hidden instructor
+    # notes never flash into view.
+    app.add_js_file("learner-layer.js", priority=401)
+    app.add_css_file("learner-layer.css")
+
+
+def _dedupe_scripts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """Drop repeated copies of one script from the page.
+
+    sphinx-thebe adds its inline configuration (``const THEBE_JS_URL = ...``) after the HTML
+    builder has started; Sphinx 7.4 then lists it twice (once with the file name ``None``,
+    once with ``""``), and the second copy re-declares a ``const``, an uncaught error in
+    every page's console.
+    """
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, unique = set(), []
+    for script in scripts:
+        key = (
+            getattr(script, "filename", None) or "",
+            tuple(sorted((k, str(v)) for k, v in getattr(script, "attributes", {}).items())),
+        )
+        if key in seen:
+            continue
+        seen.add(key)
+        unique.append(script)
+    scripts[:] = unique
+
+
+def setup(app: Sphinx) -> dict:
+    app.connect("config-inited", _register_static)
+    app.connect("builder-inited", _add_assets)
+    app.connect("html-page-context", _dedupe_scripts, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

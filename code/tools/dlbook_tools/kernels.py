@@ -1,0 +1,32 @@
+"""Sphinx extension: every notebook kernel that the build starts imports TensorFlow once,
+with its C++ start-up notices muted (``ipython_startup/``), so that no cell output carries
+log noise and ``nb_output_stderr: warn`` can treat any stderr output as a build error.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from sphinx.application import Sphinx
+
+STARTUP = Path(__file__).parent / "ipython_startup"
+
+
+def prepare_kernels(app: Sphinx) -> None:
+    """Point the build's kernels at an IPython profile that runs the start-up scripts."""
+    ipython_dir = Path(app.outdir).parent / ".ipython"
+    startup = ipython_dir / "profile_default" / "startup"
+    startup.mkdir(parents=True, exist_ok=True)
+    for script in STARTUP.glob("*.py"):
+        shutil.copy2(script, startup / script.name)
+    # Kernels are child processes of the build and inherit its environment.
+    os.environ["IPYTHONDIR"] = str(ipython_dir)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+
+
+def setup(app: Sphinx) -> dict:
+    app.connect("builder-inited", prepare_kernels)
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

@@ -1,0 +1,104 @@
+"""Sphinx extension: the lesson structure of an episode, fed by its front matter
+(``lesson:`` with ``teaching``/``exercises`` minutes, ``questions``, ``objectives``,
+``keypoints``) so that times and key points are written once.
+
+- ``{lesson-overview}``: questions, objectives and times at the top of an episode;
+- ``{lesson-keypoints}``: the key points that close it;
+- ``{instructor-note}``: a note for the person teaching, hidden in the learner view.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from docutils import nodes
+from docutils.parsers.rst import directives
+from docutils.statemachine import StringList
+from sphinx.application import Sphinx
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+
+from .pages import Page
+
+logger = logging.getLogger(__name__)
+
+LESSON_KEYS = ("teaching", "exercises", "questions", "objectives", "keypoints")
+
+
+class _LessonDirective(SphinxDirective):
+    has_content = False
+    required_arguments = 0
+
+    def lesson(self) -> dict | None:
+        lesson = Page(Path(self.env.doc2path(self.env.docname))).lesson
+        missing = [key for key in LESSON_KEYS if key not in lesson]
+        if missing:
+            logger.warning(
+                "%s: the front matter's `lesson:` block lacks %s",
+                self.env.docname,
+                ", ".join(missing),
+                location=self.get_location(),
+                type="dlbook",
+                subtype="lesson",
+            )
+            return None
+        return lesson
+
+    def admonition(self, title: str, css: str, body_md: str) -> list[nodes.Node]:
+        node = nodes.admonition(classes=["admonition", css])
+        node += nodes.title(text=title)
+        lines = StringList(body_md.splitlines(), source="lesson front matter")
+        self.state.nested_parse(lines, self.content_offset, node)
+        return [node]
+
+
+def _bullets(items: list[str]) -> str:
+    return "\n".join(f"- {item}" for item in items)
+
+
+class LessonOverview(_LessonDirective):
+    """Questions, objectives and time estimates at the top of an episode."""
+
+    def run(self) -> list[nodes.Node]:
+        lesson = self.lesson()
+        if lesson is None:
+            return []
+        body = (
+            f"**Teaching:** {lesson['teaching']} min · **Exercises:** {lesson['exercises']} min\n\n"
+            f"**Questions**\n\n{_bullets(lesson['questions'])}\n\n"
+            f"**Objectives**\n\n{_bullets(lesson['objectives'])}"
+        )
+        return self.admonition("Overview", "lesson-overview", body)
+
+
+class LessonKeypoints(_LessonDirective):
+    """The key points that close an episode."""
+
+    def run(self) -> list[nodes.Node]:
+        lesson = self.lesson()
+        if lesson is None:
+            return []
+        return self.admonition("Key points", "lesson-keypoints", _bullets(lesson["keypoints"]))
+
+
+class InstructorNote(SphinxDirective):
+    """A note for the person teaching the episode, hidden in the learner view."""
+
+    has_content = True
+    optional_arguments = 1
+    final_argument_whitespace = True
+    option_spec = {"class": directives.class_option}
+
+    def run(self) -> list[nodes.Node]:
+        title = self.arguments[0] if self.arguments else "Instructor note"
+        node = nodes.admonition(classes=["admonition", "instructor-note", *self.options.get("class", [])])
+        node += nodes.title(text=title)
+        self.state.nested_parse(self.content, self.content_offset, node)
+        return [node]
+
+
+def setup(app: Sphinx) -> dict:
+    app.add_directive("lesson-overview", LessonOverview)
+    app.add_directive("lesson-keypoints", LessonKeypoints)
+    app.add_directive("instructor-note", InstructorNote)
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
