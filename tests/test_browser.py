@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from dlbook_tools import anchors
 from dlbook_tools.pages import Page, toc_files
 
 pytestmark = pytest.mark.slow
@@ -402,7 +403,7 @@ def test_instructor_view_hides_and_shows_notes_and_survives_navigation(browser, 
 
 
 def test_copy_link_buttons_copy_the_full_url_with_the_stable_anchor(browser, site, built_book):
-    manifest = json.loads((REPO / "tests" / "anchors.json").read_text())["anchors"]
+    manifest = anchors.load()["anchors"]
     target = next((d for d in PAGES if "/episodes/" in d), None) or PAGES[1]
     origin = site.rstrip("/")
     context = new_context(browser, site, permissions=["clipboard-read", "clipboard-write"])
@@ -410,10 +411,10 @@ def test_copy_link_buttons_copy_the_full_url_with_the_stable_anchor(browser, sit
     page.goto(site + target + ".html")
     buttons = page.locator("button.dlbook-copy-link")
     assert buttons.count() > 0
-    anchors = [buttons.nth(i).get_attribute("data-anchor") for i in range(buttons.count())]
+    copied = [buttons.nth(i).get_attribute("data-anchor") for i in range(buttons.count())]
     # Every section and exercise link uses the label from the sources, not a title slug.
     published = set(manifest.get(target, []))
-    assert published and set(anchors) <= published, sorted(set(anchors) - published)
+    assert published and set(copied) <= published, sorted(set(copied) - published)
     for kind in ("section", "exercise"):
         button = page.locator(f'button.dlbook-copy-link[aria-label^="Copy link to this {kind}"]')
         if not button.count():
@@ -466,7 +467,7 @@ def test_a_renamed_anchor_lands_on_its_new_place(browser, site):
     """The page's script follows ``window.DLBOOK_REDIRECTS`` (written by the extension from
     the manifest's redirects) when the URL's anchor no longer exists."""
     page_name = next((d for d in PAGES if "/episodes/" in d), PAGES[1])
-    manifest = json.loads((REPO / "tests" / "anchors.json").read_text())["anchors"]
+    manifest = anchors.load()["anchors"]
     target = manifest[page_name][1]  # a section label of that page
     other = next(d for d in PAGES if d != page_name)
     context = new_context(browser, site)

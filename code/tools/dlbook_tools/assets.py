@@ -1,11 +1,16 @@
-"""Sphinx extension: the learner layer's assets on every HTML page, and a workaround for a
-duplicated script in the theme's output.
+"""Sphinx extension: the learner layer's assets on every HTML page, two theme components
+without the accessibility faults of the originals, and a workaround for a duplicated script in
+the theme's output.
 
 ``static/learner-layer.js`` and ``.css`` provide the "Instructor view" toggle (a real
 ``<button aria-pressed>``, state kept in ``localStorage`` across pages) that shows the
 ``{instructor-note}`` admonitions, a "copy link" button next to every section heading and
-exercise title, the jump from a renamed anchor to its new place, and the few repairs of the
-theme's markup that no configuration reaches.
+exercise title, the jump from a renamed anchor to its new place, and the few repairs of
+markup that no configuration reaches (see ``repairMarkup`` there).
+
+``templates/`` overrides two components of pydata-sphinx-theme (the search button and the
+colour-mode button) so that their accessible names match their visible text; the tests compare
+them with the theme's originals, so that a theme upgrade is noticed.
 """
 
 from __future__ import annotations
@@ -16,10 +21,13 @@ from sphinx.application import Sphinx
 from sphinx.config import Config
 
 STATIC = Path(__file__).parent / "static"
+TEMPLATES = Path(__file__).parent / "templates"
 
 
-def _register_static(app: Sphinx, config: Config) -> None:
+def _register_paths(app: Sphinx, config: Config) -> None:
     config.html_static_path = [*config.html_static_path, str(STATIC)]
+    # Before the theme's own templates: ours replace its components of the same name.
+    config.templates_path = [str(TEMPLATES), *config.templates_path]
 
 
 def _add_assets(app: Sphinx) -> None:
@@ -56,7 +64,7 @@ def _dedupe_scripts(app: Sphinx, pagename: str, templatename: str, context: dict
 
 
 def setup(app: Sphinx) -> dict:
-    app.connect("config-inited", _register_static)
+    app.connect("config-inited", _register_paths)
     app.connect("builder-inited", _add_assets)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
