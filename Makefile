@@ -6,7 +6,7 @@ JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 BUILD_FLAGS ?= -W -n --keep-going
 
-.PHONY: install book test browser-deps notebooks prefetch bench clean
+.PHONY: install book test system-deps browser-deps notebooks prefetch bench clean
 
 $(STAMP): requirements.txt code/learner/pyproject.toml code/tools/pyproject.toml
 	python3 -m venv $(VENV)
@@ -17,11 +17,24 @@ $(STAMP): requirements.txt code/learner/pyproject.toml code/tools/pyproject.toml
 install: $(STAMP)
 
 ## Build the HTML book into _build/html (executes pages whose code changed; the rest is cached).
-book: $(STAMP)
+book: $(STAMP) system-deps
 	$(PY) -m dlbook_tools.build $(BUILD_FLAGS)
 
 ## Run the whole test suite, book build included.
-test: $(STAMP) browser-deps
+test: $(STAMP) system-deps browser-deps
+
+## Graphviz, which keras.utils.plot_model draws with (episode 2); installed with apt-get when
+## missing and we are root. Without it the page shows Keras's message instead of the diagram.
+system-deps:
+	@if ! command -v dot >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's graphviz for keras.utils.plot_model"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null) \
+	      || echo "warning: could not install graphviz; episode 2 will show no model diagram"; \
+	  else \
+	    echo "note: no Graphviz 'dot' (install the graphviz package); episode 2 will show no model diagram"; \
+	  fi; \
+	fi
 	$(PY) -m pytest
 
 ## Tools of the browser tests: Debian's Chromium (installed with apt-get when missing and we

@@ -4,6 +4,7 @@ against an independent recomputation from the penguin data."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ FIGURES = {
     "fig-keras-training-curve",
     "fig-keras-training-curve-broken",
     "fig-keras-confusion-matrix",
+    "fig-keras-model-diagram",
 }
 
 
@@ -114,7 +116,9 @@ def test_page_has_the_six_labelled_exercises_each_with_a_dropdown_solution(built
 
 @pytest.mark.slow
 def test_every_figure_has_one_image_with_alt_text_and_a_caption(built_book):
-    check_figures(built_book.html(DOC), "fig-keras-", FIGURES)
+    # Without Graphviz (make installs it), plot_model prints why instead of drawing the diagram.
+    drawn = FIGURES if shutil.which("dot") else FIGURES - {"fig-keras-model-diagram"}
+    check_figures(built_book.html(DOC), "fig-keras-", drawn)
 
 
 @pytest.mark.slow
@@ -136,18 +140,16 @@ def test_executed_page_writes_nothing_to_stderr_and_no_warnings(built_book):
 
 
 @pytest.mark.slow
-def test_saved_and_reloaded_model_and_plot_model_fallback_printed_their_lines(built_book):
-    text = "".join(
-        output.get("text", "")
-        for cell in built_book.notebook(DOC).cells
-        for output in cell.get("outputs", [])
-        if output.get("output_type") == "stream"
-    )
-    assert "The reloaded model gives exactly the same probabilities" in text
-    # Graphviz present: a diagram; absent: exactly one line that says why, then the summary.
-    fallback = text.count("plot_model needs pydot and Graphviz")
+def test_reloaded_model_predicts_the_same_and_plot_model_draws_the_network(built_book):
+    cells = built_book.notebook(DOC).cells
+    compare = [c for c in cells if "np.array_equal(reloaded_probabilities, probabilities)" in c.source]
+    assert len(compare) == 1
+    results = [o for o in compare[0].outputs if o.get("output_type") == "execute_result"]
+    assert results and results[0]["data"]["text/plain"] == "True"
     html = built_book.html(DOC)
-    assert fallback == 1 or 'alt="Diagram of the sequential penguin classifier' in html
+    if shutil.which("dot") is None:  # without Graphviz, Keras prints why and draws nothing
+        pytest.skip("Graphviz is not installed here (make installs it)")
+    assert 'alt="Diagram of the sequential penguin classifier' in html
 
 
 # --- glued numbers against a direct recomputation -------------------------------------
@@ -220,3 +222,20 @@ def test_confusion_sentence_names_the_largest_off_diagonal_cell(built_book):
         f"{off[i, j]} of the {cells[i].sum()} {SPECIES[i]} " in sentence
         and f"predicted to be {SPECIES[j]}" in sentence
     ), sentence
+
+
+def test_plot_history_is_taught_here_and_kept_identical_in_the_helper_package():
+    """Episode 2 writes plot_history out; later episodes import the package's copy of it."""
+    import inspect
+
+    import jupytext
+
+    from dlbook import plotting
+
+    cells = [c.source for c in jupytext.read(SOURCE, fmt="md:myst").cells if c.cell_type == "code"]
+    taught = [c for c in cells if c.lstrip().startswith("def plot_history(")]
+    assert len(taught) == 1, "episode 2 defines plot_history in one visible cell"
+    assert taught[0].strip() == inspect.getsource(plotting.plot_history).strip()
+    for page in ("3-monitor-the-model", "4-advanced-layer-types"):
+        text = (SOURCE.parent / f"{page}.md").read_text()
+        assert "from dlbook.plotting import plot_history" in text and "def plot_history" not in text

@@ -333,3 +333,13 @@ def test_results_table_lists_every_model_and_the_baseline(built_book, glued):
     assert rows == glued["n_models"] + 1 == 9
     assert glued["n_rows_long"] == N_ROWS_LONG
     assert glued["n_long_train"] == N_ROWS_LONG - math.ceil(0.3 * N_ROWS_LONG)
+
+
+def test_the_map_has_coordinates_for_exactly_the_stations_of_the_data(source):
+    from dlbook.standins import weather_columns
+
+    stations = {
+        c[: c.index("_" + m)] for c in weather_columns()[2:] for m in MEASUREMENTS if c.endswith("_" + m)
+    }
+    block = source.split("station_coordinates = {", 1)[1].split("}", 1)[0]
+    assert set(re.findall(r'"([A-Z_]+)": \(', block)) == stations

@@ -10,6 +10,7 @@ ever see the stand-in.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -269,3 +270,23 @@ def test_built_page_has_the_anchors_other_pages_link_to(built_book):
         *sorted(EXERCISES),
     ]:
         assert f'id="{anchor}"' in html, anchor
+
+
+@pytest.mark.slow
+def test_every_shape_and_count_keras_reports_matches_its_formula(built_book):
+    """The page prints pairs of lines, "<what>, Keras: ..." and "<what>, formula: ..."."""
+    text = "".join(
+        output.get("text", "")
+        for cell in built_book.notebook(DOC).cells
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "stream"
+    )
+    lines = re.findall(r"^(.+), (Keras|formula): +(.+)$", text, re.M)
+    assert len(lines) >= 10 and len(lines) % 2 == 0
+    for (what, source, value), (what_again, other, expected) in zip(lines[::2], lines[1::2], strict=True):
+        assert (source, other, what_again) == ("Keras", "formula", what), (what, what_again)
+        assert value.split() == expected.split(), what
+    by_hand = re.search(r"^side of the feature map, by hand: +(\d+)$", text, re.M).group(1)
+    assert by_hand == re.search(r"^side of the feature map, by formula: +(\d+)$", text, re.M).group(1)
+    with_dropout = re.search(r"^parameters with dropout: (\d+) without: (\d+)$", text, re.M)
+    assert with_dropout.group(1) == with_dropout.group(2)

@@ -11,6 +11,7 @@ import hashlib
 import re
 from pathlib import Path
 
+import jupytext
 import pytest
 
 import dlbook.pretrained as pretrained
@@ -58,16 +59,19 @@ def test_the_ten_workflow_steps_are_the_numbered_sections_in_order():
     assert [h for h, _ in steps] == [f"## {n}. {t}" for n, t in enumerate(STEP_TITLES, 1)]
 
 
-def test_page_passes_the_helper_weights_to_densenet121_unchanged():
-    """Online the same code must load the real weights: the helper's path goes straight in."""
+def test_page_builds_densenet121_as_a_learner_would_with_the_fallback_out_of_view():
+    """The visible cell asks Keras for the ImageNet weights; the build's preparation is hidden."""
+    notebook = jupytext.read(SOURCE, fmt="md:myst")
+    cells = [c for c in notebook.cells if c.cell_type == "code"]
+    call = [c for c in cells if "keras.applications.DenseNet121(" in c.source]
+    assert len(call) == 1 and not call[0].metadata.get("tags"), "the DenseNet121 cell is in view"
+    for needed in ("include_top=False", 'pooling="max"', 'weights="imagenet"'):
+        assert needed in call[0].source, f"DenseNet121(...) lacks {needed}"
+    prepare = [c for c in cells if "prepare_densenet121()" in c.source]
+    assert len(prepare) == 1 and "remove-input" in prepare[0].metadata.get("tags", [])
+    assert cells.index(prepare[0]) < cells.index(call[0])
+    assert "base.trainable = False" in SOURCE.read_text()
     text = SOURCE.read_text()
-    assert "weights = densenet121_weights()" in text
-    call = re.search(r"keras\.applications\.DenseNet121\((.*?)\)\n", text, re.S)
-    assert call, "the page does not build keras.applications.DenseNet121"
-    arguments = call.group(1)
-    for needed in ("include_top=False", 'pooling="max"', "weights=weights"):
-        assert needed in arguments, f"DenseNet121(...) lacks {needed}"
-    assert "base.trainable = False" in text
     assert "import tensorflow" not in text and "tf." not in text
 
 
@@ -120,6 +124,41 @@ def test_without_weights_the_page_gets_none_or_strict_mode_stops(tmp_path, monke
     monkeypatch.setenv("DLBOOK_STRICT", "1")
     with pytest.raises(DataUnavailableError, match="DenseNet121"):
         densenet121_weights()
+
+
+def test_without_weights_imagenet_becomes_random_weights_with_a_note(tmp_path, monkeypatch):
+    import keras
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty"))
+    monkeypatch.setenv("DLBOOK_OFFLINE", "1")
+    monkeypatch.delenv("DLBOOK_DATA_MIRROR", raising=False)
+    monkeypatch.delenv("DLBOOK_STRICT", raising=False)
+    calls, notes = [], []
+    monkeypatch.setattr(keras.applications, "DenseNet121", lambda **kwargs: calls.append(kwargs))
+    monkeypatch.setattr(pretrained.standins, "announce", lambda title, text: notes.append(title))
+    assert pretrained.prepare_densenet121() is False
+    assert pretrained.prepare_densenet121() is False  # a second run does not wrap it twice
+    keras.applications.DenseNet121(include_top=False, weights="imagenet")
+    assert calls == [{"include_top": False, "weights": None}]
+    assert notes == ["Stand-in base: random weights"] * 2
+    monkeypatch.setenv("DLBOOK_STRICT", "1")
+    with pytest.raises(DataUnavailableError, match="DenseNet121"):
+        pretrained.prepare_densenet121()
+
+
+def test_with_weights_in_the_cache_densenet121_is_left_alone(fake_cache, monkeypatch):
+    import keras
+
+    md5 = hashlib.md5(fake_cache.read_bytes()).hexdigest()
+    entry = pretrained.DENSENET121
+    monkeypatch.setattr(
+        pretrained,
+        "DENSENET121",
+        dataclasses.replace(entry, files=(dataclasses.replace(entry.files[0], md5=md5),)),
+    )
+    before = keras.applications.DenseNet121
+    assert pretrained.prepare_densenet121() is True
+    assert keras.applications.DenseNet121 is before
 
 
 # --- the built page ------------------------------------------------------------------------

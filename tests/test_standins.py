@@ -199,7 +199,7 @@ def test_standin_note_is_an_html_warning_inside_ipython(monkeypatch, capsys):
     monkeypatch.setattr(IPython, "get_ipython", lambda: object())
     monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: shown.extend(objs))
 
-    data._announce_standin(catalog.WEATHER)
+    standins.announce("Stand-in data", data.standin_note(catalog.WEATHER))
 
     assert len(shown) == 1
     html = shown[0]._repr_html_()

@@ -13,8 +13,6 @@ generated stand-in of the same shape and shows a note saying so, or raises
 
 from __future__ import annotations
 
-import html
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -140,7 +138,7 @@ def _locate_or_standin(dataset: DataSet) -> Located | None:
         return located
     if settings.strict:
         raise DataUnavailableError(_unavailable_message(dataset, settings))
-    _announce_standin(dataset)
+    standins.announce("Stand-in data", standin_note(dataset))
     return None
 
 
@@ -166,22 +164,3 @@ def standin_note(dataset: DataSet) -> str:
         "number and figure below comes from the stand-in, not from the real data set. "
         "Run the page with internet access to see the real results."
     )
-
-
-def _announce_standin(dataset: DataSet) -> None:
-    text = standin_note(dataset)
-    try:
-        from IPython import get_ipython
-        from IPython.display import HTML, display
-    except ImportError:  # plain Python without IPython
-        get_ipython = None
-    if get_ipython is not None and get_ipython() is not None:
-        display(
-            HTML(
-                '<div class="admonition warning dlbook-standin" role="note">'
-                '<p class="admonition-title">Stand-in data</p>'
-                f"<p>{html.escape(text)}</p></div>"
-            )
-        )
-    else:
-        print(f"NOTE - stand-in data: {text}", file=sys.stderr)

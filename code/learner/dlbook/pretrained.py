@@ -4,6 +4,9 @@
 cache (``$KERAS_HOME/models``, by default ``~/.keras/models``), copying it there from the data
 mirror or downloading it when needed, so that ``keras.applications.DenseNet121`` can load it.
 It returns ``None`` when the weights cannot be had and stand-ins are allowed.
+``prepare_densenet121()`` does the same for a page that calls
+``DenseNet121(weights="imagenet")`` as a learner would, with a random-weights stand-in
+(announced on the page) when the weights cannot be had.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import os
 import shutil
 from pathlib import Path
 
+from . import standins
 from .catalog import DENSENET121
 from .fetch import ChecksumMismatchError, DataUnavailableError, Settings, locate, verify
 
@@ -58,3 +62,41 @@ def densenet121_weights(settings: Settings | None = None) -> str | None:
         cached.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, cached)
     return str(cached)
+
+
+STANDIN_BASE_NOTE = (
+    "The ImageNet weights of DenseNet121 could not be obtained when this page ran, so "
+    'keras.applications.DenseNet121(weights="imagenet") built the network with random weights '
+    "instead. Pre-training DenseNet121 ourselves would take many hours on the processors that "
+    "built this page, and a smaller network pre-trained as a stand-in would change the very "
+    "numbers this episode is about: the parameter counts and the training times. With random "
+    "weights, the architecture, the parameter counts and the timings below are those of the real "
+    "DenseNet121, but the accuracy of the transferred model says nothing about what ImageNet "
+    "features achieve: a random base has learned nothing. Run the page with internet access to "
+    "see real transfer learning; the code stays the same."
+)
+
+
+def prepare_densenet121(settings: Settings | None = None) -> bool:
+    """Make ``keras.applications.DenseNet121(weights="imagenet")`` work on this machine.
+
+    Puts the verified ImageNet weights into Keras's cache (from the data mirror or a download),
+    where Keras finds them, and returns True. When they cannot be had and stand-ins are allowed,
+    makes that call build the network with random weights, shows a note saying so, and returns
+    False. The book's build calls this in a cell the reader does not see; a learner online
+    needs none of it, Keras downloads the weights itself.
+    """
+    if densenet121_weights(settings) is not None:
+        return True
+    import keras
+
+    original = keras.applications.DenseNet121
+    if not getattr(original, "dlbook_standin", False):
+
+        def densenet121_with_random_weights(*args, weights="imagenet", **kwargs):
+            return original(*args, weights=None if weights == "imagenet" else weights, **kwargs)
+
+        densenet121_with_random_weights.dlbook_standin = True
+        keras.applications.DenseNet121 = densenet121_with_random_weights
+    standins.announce("Stand-in base: random weights", STANDIN_BASE_NOTE)
+    return False

@@ -8,12 +8,33 @@ never mistaken for the real thing: every loader that returns one says so on the 
 
 from __future__ import annotations
 
+import html
+import sys
 from importlib import resources
 
 import numpy as np
 import pandas as pd
 
 SEED = 20240501
+
+
+def announce(title: str, text: str) -> None:
+    """Say that a stand-in is in use: a warning box in a notebook, a line on stderr elsewhere."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import HTML, display
+    except ImportError:  # plain Python without IPython
+        get_ipython = None
+    if get_ipython is not None and get_ipython() is not None:
+        display(
+            HTML(
+                '<div class="admonition warning dlbook-standin" role="note">'
+                f'<p class="admonition-title">{html.escape(title)}</p>'
+                f"<p>{html.escape(text)}</p></div>"
+            )
+        )
+    else:
+        print(f"NOTE - {title}: {text}", file=sys.stderr)
 
 
 def weather_columns() -> list[str]:
