@@ -22,6 +22,7 @@ book: $(STAMP) system-deps
 
 ## Run the whole test suite, book build included.
 test: $(STAMP) system-deps browser-deps
+	$(PY) -m pytest
 
 ## Graphviz, which keras.utils.plot_model draws with (episode 2); installed with apt-get when
 ## missing and we are root. Without it the page shows Keras's message instead of the diagram.
@@ -35,7 +36,6 @@ system-deps:
 	    echo "note: no Graphviz 'dot' (install the graphviz package); episode 2 will show no model diagram"; \
 	  fi; \
 	fi
-	$(PY) -m pytest
 
 ## Tools of the browser tests: Debian's Chromium (installed with apt-get when missing and we
 ## are root) and the node packages of package-lock.json (axe-core). Without them the browser

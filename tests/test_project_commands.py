@@ -36,3 +36,15 @@ def test_readme_commands_are_make_targets_that_install_first():
 def test_ci_points_the_mirror_at_shared_data_when_present():
     script = (REPO / ".ci" / "run").read_text()
     assert "DLBOOK_DATA_MIRROR" in script and "../shared/data" in script
+
+
+def test_make_test_installs_every_tool_before_it_runs_pytest_once():
+    """The tests run last, after Graphviz, Chromium and axe-core are in place (make -n shows it)."""
+    import subprocess
+
+    plan = subprocess.run(["make", "-n", "-B", "test"], cwd=REPO, capture_output=True, text=True).stdout
+    pytest_at = [i for i, line in enumerate(plan.splitlines()) if "-m pytest" in line]
+    assert len(pytest_at) == 1, plan
+    for tool in ("command -v dot", "npm ci"):
+        tool_at = next(i for i, line in enumerate(plan.splitlines()) if tool in line)
+        assert tool_at < pytest_at[0], f"{tool!r} comes after pytest in `make test`"
