@@ -293,13 +293,14 @@ def test_parameter_counts_match_the_formula(glued, weather):
 
 
 @pytest.mark.slow
-def test_generated_sentences_agree_with_the_numbers(glued):
+def test_glued_verdicts_agree_with_the_numbers(glued):
     net, base = glued["first_test_rmse"], glued["baseline_test_rmse"]
-    assert ("beats" in glued["first_vs_baseline"]) == (net < base)
-    assert ("better than the baseline" in glued["best_vs_baseline"]) == (glued["best_test"] < base)
 
     def relation(a, b):
         return "the same as" if round(a, 2) == round(b, 2) else ("lower than" if a < b else "higher than")
+
+    assert glued["first_vs_baseline"] == relation(net, base)
+    assert glued["best_vs_baseline"] == relation(glued["best_test"], base)
 
     assert glued["first_test_vs_train"] == relation(net, glued["first_train_rmse"])
     assert glued["small_val_vs_big"] == relation(glued["small_last_val"], glued["big_last_val"])
@@ -308,7 +309,10 @@ def test_generated_sentences_agree_with_the_numbers(glued):
     assert glued["dropout_vs_es"] == relation(glued["dropout_val"], glued["es_val"])
     assert glued["long_vs_baseline"] == relation(glued["long_test_rmse"], glued["long_baseline_rmse"])
     overfits = glued["big_last_val"] > 1.05 * glued["big_best_val"]
-    assert ("overfits" in glued["big_verdict"]) == overfits
+    assert (glued["big_after_best"] == "rises again") == overfits
+    assert glued["big_gap"] == pytest.approx(glued["big_last_val"] - glued["big_last_train"])
+    assert glued["long_gap"] == pytest.approx(glued["long_last_val"] - glued["long_last_train"])
+    assert glued["first_test_ratio"] == pytest.approx(net / glued["first_train_rmse"])
 
 
 @pytest.mark.slow
@@ -321,7 +325,6 @@ def test_early_stopping_keeps_the_weights_of_the_best_epoch(glued):
 @pytest.mark.slow
 def test_tensorboard_logs_hold_every_epoch_of_the_run(glued):
     assert glued["tb_epochs_logged"] == glued["combined_epochs"]
-    assert glued["tb_vs_history"].startswith("the same number")
 
 
 @pytest.mark.slow
@@ -343,3 +346,25 @@ def test_the_map_has_coordinates_for_exactly_the_stations_of_the_data(source):
     }
     block = source.split("station_coordinates = {", 1)[1].split("}", 1)[0]
     assert set(re.findall(r'"([A-Z_]+)": \(', block)) == stations
+
+
+@pytest.mark.slow
+def test_the_spread_of_the_inputs_and_its_removal_match_the_data(glued, weather):
+    """The page shows how far apart the columns' spreads lie, then scales them to 1."""
+    from sklearn.model_selection import train_test_split
+
+    X = weather.drop(columns=["DATE", "MONTH"]).iloc[:N_ROWS]
+    X_train, _ = train_test_split(X, test_size=0.3, random_state=0)
+    spread = X_train.std()
+    assert glued["std_ratio"] == pytest.approx(spread.max() / spread.min(), rel=1e-6)
+    assert glued["std_ratio"] > 1000  # the claim that motivates normalisation
+    assert glued["scaled_train_min"] == pytest.approx(1, abs=0.01)
+    assert glued["scaled_train_max"] == pytest.approx(1, abs=0.01)
+
+
+@pytest.mark.slow
+def test_what_the_prose_says_about_overfitting_holds_on_the_real_data(glued, weather):
+    # "After that it rises again ... This is the typical picture of overfitting"
+    assert glued["big_after_best"] == "rises again"
+    # the Basel-only network on 9 years: "there is less room to memorise"
+    assert glued["long_gap"] < glued["big_gap"]
