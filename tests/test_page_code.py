@@ -3,8 +3,7 @@
 Cells hidden from the reader (``remove-cell``) hold the glue for numbers the prose quotes; the
 prose describes what visible outputs show instead of assembling sentences in hidden code.
 Budget per page: hidden code at most a third of the visible code, no hidden cell over 25
-lines (non-blank lines). Pages still over budget are listed in ``OVER_BUDGET`` with their
-current figures: they may not get worse, and leave the list once they fit.
+lines (non-blank lines).
 """
 
 from __future__ import annotations
@@ -20,10 +19,6 @@ from dlbook_tools.pages import executable_pages
 REPO = Path(__file__).resolve().parents[1]
 PAGES = {doc: page.path for doc, page in executable_pages(REPO).items()}
 MAX_HIDDEN_CELL = 25
-# docname: (hidden lines, largest hidden cell) as measured; the rewrite is under way (issue 14).
-OVER_BUDGET = {
-    "book/episodes/2-keras": (205, 73),
-}
 
 
 def code_cells(path: Path) -> list[tuple[str, list[str]]]:
@@ -41,13 +36,6 @@ def test_hidden_code_stays_within_a_third_of_the_visible_code(doc):
     hidden = [non_blank(s) for s, tags in cells if "remove-cell" in tags]
     visible = sum(non_blank(s) for s, tags in cells if "remove-cell" not in tags)
     total, largest = sum(hidden), max(hidden, default=0)
-    if doc in OVER_BUDGET:
-        recorded_total, recorded_largest = OVER_BUDGET[doc]
-        assert total <= recorded_total and largest <= recorded_largest, "hidden code grew"
-        assert total > visible / 3 or largest > MAX_HIDDEN_CELL, (
-            f"{doc} is within budget now: remove it from OVER_BUDGET"
-        )
-        return
     assert total <= visible / 3, f"{total} hidden lines against {visible} visible"
     assert largest <= MAX_HIDDEN_CELL, f"a hidden cell of {largest} lines"
 
