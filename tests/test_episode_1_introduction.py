@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from bs4 import BeautifulSoup
 
+from dlbook_tools.pages import markdown_lines
 from helpers import WORKFLOW_STEPS, check_exercises, check_figures
 
 REPO = Path(__file__).resolve().parents[1]
@@ -132,7 +133,7 @@ def _huber(error, delta=1.0):
 def _source_outside_code() -> list[str]:
     """The page's lines that are prose (not inside fenced code cells)."""
     lines, in_code = [], False
-    for line in SOURCE.read_text().split("---", 2)[2].splitlines():
+    for line, _ in markdown_lines(SOURCE.read_text()):
         if re.match(r"^```+\{code-cell\}", line):
             in_code = True
             continue

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
+from dlbook_tools.pages import Page
 from helpers import STEP_TITLES, check_exercises, check_figures
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,7 +43,7 @@ def source() -> str:
 
 
 def front_matter() -> dict:
-    return yaml.safe_load(source().split("---", 2)[1])
+    return Page(SOURCE).front_matter
 
 
 def penguins_clean():

@@ -20,8 +20,8 @@ import jupytext
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
+from dlbook_tools.pages import Page
 from helpers import STEP_TITLES, check_exercise_sources, check_exercises, check_figures
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,8 +94,7 @@ def notebook():
 
 
 def test_front_matter_has_the_syllabus_times_and_lesson_lists(source):
-    front = yaml.safe_load(source.split("---", 2)[1])
-    lesson = front["lesson"]
+    lesson = Page(SOURCE).lesson
     assert (lesson["teaching"], lesson["exercises"]) == (120, 80)
     for key in ("questions", "objectives", "keypoints"):
         assert len(lesson[key]) >= 3, key

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dlbook_tools.pages import Page
 from helpers import check_exercise_sources, check_exercises, check_figures
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,13 +86,11 @@ def notebook():
 
 
 def test_front_matter_has_the_syllabus_times(source):
-    import yaml
-
-    front = yaml.safe_load(source.split("---", 2)[1])
-    assert front["lesson"]["teaching"] == 70
-    assert front["lesson"]["exercises"] == 70
+    lesson = Page(PAGE).lesson
+    assert lesson["teaching"] == 70
+    assert lesson["exercises"] == 70
     for key in ("questions", "objectives", "keypoints"):
-        assert front["lesson"][key], key
+        assert lesson[key], key
 
 
 def test_page_label_title_overview_and_keypoints(source):
