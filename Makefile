@@ -24,32 +24,29 @@ book: $(STAMP) system-deps
 test: $(STAMP) system-deps browser-deps
 	$(PY) -m pytest
 
-## Graphviz, which keras.utils.plot_model draws with (episode 2); installed with apt-get when
-## missing and we are root. Without it the page shows Keras's message instead of the diagram.
-system-deps:
-	@if ! command -v dot >/dev/null 2>&1; then \
+# $(call debian-package,COMMAND,PACKAGE,WHAT MISSING IT MEANS): install PACKAGE with apt-get when
+# COMMAND is missing and we are root; otherwise say what is missing. Never fails the target.
+define debian-package
+	@if ! command -v $(1) >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "Installing Debian's graphviz for keras.utils.plot_model"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null) \
-	      || echo "warning: could not install graphviz; episode 2 will show no model diagram"; \
+	    echo "Installing Debian's $(2)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null) \
+	      || echo "warning: could not install $(2); $(3)"; \
 	  else \
-	    echo "note: no Graphviz 'dot' (install the graphviz package); episode 2 will show no model diagram"; \
+	    echo "note: no $(1) (install the $(2) package as root); $(3)"; \
 	  fi; \
 	fi
+endef
 
-## Tools of the browser tests: Debian's Chromium (installed with apt-get when missing and we
-## are root) and the node packages of package-lock.json (axe-core). Without them the browser
-## tests skip and say why; nothing here fails the test run.
+## Graphviz, which keras.utils.plot_model draws with (episode 2). Without it the page shows
+## Keras's message instead of the diagram.
+system-deps:
+	$(call debian-package,dot,graphviz,episode 2 will show no model diagram)
+
+## Tools of the browser tests: Debian's Chromium and the node packages of package-lock.json
+## (axe-core). Without them the browser tests skip and say why; nothing here fails the test run.
 browser-deps:
-	@if [ ! -x /usr/bin/chromium ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "Installing Debian's chromium for the browser tests"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	      || echo "warning: could not install chromium; the browser tests will skip"; \
-	  else \
-	    echo "note: no /usr/bin/chromium (install the chromium package as root); the browser tests will skip"; \
-	  fi; \
-	fi
+	$(call debian-package,chromium,chromium,the browser tests will skip)
 	@if command -v npm >/dev/null 2>&1; then \
 	  [ node_modules/.package-lock.json -nt package-lock.json ] \
 	    || npm ci --no-audit --no-fund --loglevel=error \

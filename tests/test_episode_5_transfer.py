@@ -102,7 +102,9 @@ def test_corrupt_cached_weights_are_refused_with_a_clear_message(fake_cache):
     assert fake_cache.is_file(), "the helper must not delete the user's file itself"
 
 
-def test_cached_weights_that_match_their_checksum_are_the_ones_used(fake_cache, monkeypatch):
+@pytest.fixture
+def matching_cache(fake_cache, monkeypatch) -> Path:
+    """The fake weights file, with the catalog's checksum set to match it."""
     md5 = hashlib.md5(fake_cache.read_bytes()).hexdigest()
     entry = pretrained.DENSENET121
     monkeypatch.setattr(
@@ -110,29 +112,34 @@ def test_cached_weights_that_match_their_checksum_are_the_ones_used(fake_cache, 
         "DENSENET121",
         dataclasses.replace(entry, files=(dataclasses.replace(entry.files[0], md5=md5),)),
     )
-    # Strict mode forbids stand-ins: it must not matter when the real file is there.
-    monkeypatch.setenv("DLBOOK_STRICT", "1")
-    assert densenet121_weights() == str(fake_cache)
+    return fake_cache
 
 
-def test_without_weights_the_page_gets_none_or_strict_mode_stops(tmp_path, monkeypatch):
+@pytest.fixture
+def no_weights(tmp_path, monkeypatch) -> None:
+    """An empty Keras cache, no mirror, no network, stand-ins allowed."""
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty"))
     monkeypatch.setenv("DLBOOK_OFFLINE", "1")
     monkeypatch.delenv("DLBOOK_DATA_MIRROR", raising=False)
     monkeypatch.delenv("DLBOOK_STRICT", raising=False)
+
+
+def test_cached_weights_that_match_their_checksum_are_the_ones_used(matching_cache, monkeypatch):
+    # Strict mode forbids stand-ins: it must not matter when the real file is there.
+    monkeypatch.setenv("DLBOOK_STRICT", "1")
+    assert densenet121_weights() == str(matching_cache)
+
+
+def test_without_weights_the_page_gets_none_or_strict_mode_stops(no_weights, monkeypatch):
     assert densenet121_weights() is None
     monkeypatch.setenv("DLBOOK_STRICT", "1")
     with pytest.raises(DataUnavailableError, match="DenseNet121"):
         densenet121_weights()
 
 
-def test_without_weights_imagenet_becomes_random_weights_with_a_note(tmp_path, monkeypatch):
+def test_without_weights_imagenet_becomes_random_weights_with_a_note(no_weights, monkeypatch):
     import keras
 
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty"))
-    monkeypatch.setenv("DLBOOK_OFFLINE", "1")
-    monkeypatch.delenv("DLBOOK_DATA_MIRROR", raising=False)
-    monkeypatch.delenv("DLBOOK_STRICT", raising=False)
     calls, notes = [], []
     monkeypatch.setattr(keras.applications, "DenseNet121", lambda **kwargs: calls.append(kwargs))
     monkeypatch.setattr(pretrained.standins, "announce", lambda title, text: notes.append(title))
@@ -146,16 +153,9 @@ def test_without_weights_imagenet_becomes_random_weights_with_a_note(tmp_path, m
         pretrained.prepare_densenet121()
 
 
-def test_with_weights_in_the_cache_densenet121_is_left_alone(fake_cache, monkeypatch):
+def test_with_weights_in_the_cache_densenet121_is_left_alone(matching_cache):
     import keras
 
-    md5 = hashlib.md5(fake_cache.read_bytes()).hexdigest()
-    entry = pretrained.DENSENET121
-    monkeypatch.setattr(
-        pretrained,
-        "DENSENET121",
-        dataclasses.replace(entry, files=(dataclasses.replace(entry.files[0], md5=md5),)),
-    )
     before = keras.applications.DenseNet121
     assert pretrained.prepare_densenet121() is True
     assert keras.applications.DenseNet121 is before
