@@ -268,6 +268,11 @@ def test_huber_answers_equal_a_direct_computation(glued):
     assert glued["huber_outlier_squared"] == pytest.approx(squared[4])
     assert glued["huber_outlier_huber"] == pytest.approx(huber[4])
     assert glued["huber_max_small_error"] == pytest.approx(np.abs(true5 - pred5)[:4].max())
+    largest = int(np.argmax(np.abs(true5 - pred5)[:4]))
+    assert glued["huber_small_squared"] == pytest.approx(squared[largest])
+    assert glued["huber_small_huber"] == pytest.approx(huber[largest])
+    # "beyond delta = 1 the two part ways, already at" the largest of the small errors
+    assert glued["huber_max_small_error"] > 1
     assert glued["huber_mse_4"] == pytest.approx(squared[:4].mean())
     assert glued["huber_mse_5"] == pytest.approx(squared.mean())
     assert glued["huber_huber_4"] == pytest.approx(huber[:4].mean())
@@ -357,3 +362,26 @@ def test_glossary_page_renders_an_anchor_for_every_term(built_book):
     html = built_book.html("book/glossary")
     for term in GLOSSARY_TERMS:
         assert f'id="term-{term.replace(" ", "-")}"' in html, term
+
+
+def test_the_activation_answers_hold_in_keras():
+    """Exercise answers 8 and 9: Dense's default activation is linear; at 0, where ReLU has no
+    derivative, the library uses the slope 0."""
+    import keras
+    import tensorflow as tf
+
+    assert keras.layers.Dense(3).activation is keras.activations.linear
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the slope is read with TensorFlow's GradientTape")
+    x = tf.constant([0.0])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = keras.activations.relu(x)
+    assert tape.gradient(y, x).numpy().tolist() == [0.0]
+
+
+def test_the_history_and_augmentation_are_on_the_page():
+    text = SOURCE.read_text()
+    for key in ("mcculloch1943logical", "rosenblatt1958perceptron", "krizhevsky2012imagenet"):
+        assert f"{{cite:p}}`{key}`" in text, key
+    assert "*data augmentation*" in text and "keras.layers.RandomFlip" in text
