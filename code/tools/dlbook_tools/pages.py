@@ -114,46 +114,43 @@ class Page:
         return next((h.label for h in self.headings if h.level == 1), None)
 
     @cached_property
-    def exercises(self) -> list[tuple[str, str | None]]:
-        """``(opening line, label or None)`` of every ``{exercise}``/``{exercise-start}``."""
-        blocks: list[list] = []
-        current = None
-        for line in self.text.splitlines():
-            stripped = line.strip()
-            if EXERCISE.match(stripped):
-                current = [stripped, None]
-                blocks.append(current)
-                continue
-            if current is not None:
-                option = OPTION_LABEL.match(stripped)
-                if option:
-                    current[1] = option.group(1)
-                if option or not stripped.startswith(":"):
-                    current = None  # the options block ended
-        return [(opening, label) for opening, label in blocks]
-
-    @cached_property
-    def anchors(self) -> list[str]:
-        """The explicit labels and exercise labels of the page, in page order."""
-        found: list[str] = []
-        in_exercise_header = False
+    def _labels_in_order(self) -> list[tuple[str, str, str | None]]:
+        """In page order: ``("label", name, None)`` for each explicit label outside code, and
+        ``("exercise", opening line, label or None)`` for each exercise."""
+        found: list[tuple[str, str, str | None]] = []
+        exercise = None  # index of the exercise whose options block is being read
         for line, in_code in markdown_lines(self.text):
             stripped = line.strip()
             if EXERCISE.match(stripped):
-                in_exercise_header = True
+                exercise = len(found)
+                found.append(("exercise", stripped, None))
                 continue
-            if in_exercise_header:
+            if exercise is not None:
                 option = OPTION_LABEL.match(stripped)
                 if option:
-                    found.append(option.group(1))
+                    found[exercise] = ("exercise", found[exercise][1], option.group(1))
                 if option or not stripped.startswith(":"):
-                    in_exercise_header = False
+                    exercise = None  # the options block ended
                 if option:
                     continue
             label = LABEL.match(line)
             if label and not in_code:
-                found.append(label.group(1))
+                found.append(("label", label.group(1), None))
         return found
+
+    @property
+    def exercises(self) -> list[tuple[str, str | None]]:
+        """``(opening line, label or None)`` of every ``{exercise}``/``{exercise-start}``."""
+        return [(opening, label) for kind, opening, label in self._labels_in_order if kind == "exercise"]
+
+    @property
+    def anchors(self) -> list[str]:
+        """The explicit labels and exercise labels of the page, in page order."""
+        return [
+            label if kind == "exercise" else name
+            for kind, name, label in self._labels_in_order
+            if kind == "label" or label
+        ]
 
     def further_reading(self) -> str | None:
         """The bullet list of the page's ``(...-further-reading)=`` section, as MyST.
