@@ -6,9 +6,9 @@ JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 BUILD_FLAGS ?= -W -n --keep-going
 
-.PHONY: install book test system-deps browser-deps notebooks prefetch bench clean
+.PHONY: install book test system-deps browser-deps prefetch bench clean
 
-$(STAMP): requirements.txt code/learner/pyproject.toml code/tools/pyproject.toml
+$(STAMP): requirements.txt code/learner/requirements.txt code/learner/pyproject.toml code/tools/pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
@@ -16,7 +16,8 @@ $(STAMP): requirements.txt code/learner/pyproject.toml code/tools/pyproject.toml
 
 install: $(STAMP)
 
-## Build the HTML book into _build/html (executes pages whose code changed; the rest is cached).
+## Build the HTML book into _build/html and the learner notebooks into _build/notebooks
+## (executes pages whose code changed; the rest is cached).
 book: $(STAMP) system-deps
 	$(PY) -m dlbook_tools.build $(BUILD_FLAGS)
 
@@ -54,10 +55,6 @@ browser-deps:
 	else \
 	  echo "note: no npm to install axe-core; the browser tests will skip"; \
 	fi
-
-## Regenerate the .ipynb twins of the pages (for Colab and Binder) after editing a page.
-notebooks: $(STAMP)
-	$(PY) -m dlbook_tools.notebooks
 
 ## Download and verify every data set and the pre-trained weights.
 prefetch: $(STAMP)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 import yaml
 
@@ -48,17 +49,25 @@ def repo_slug() -> str:
     return re.match(r"https://github\.com/(.+)$", url).group(1)
 
 
+def notebooks_branch() -> str:
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    return config["sphinx"]["config"]["dlbook_notebooks_branch"]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("docname", executable_docnames())
-def test_executable_page_launches_its_notebook_on_colab_and_binder(built_book, docname):
+def test_executable_page_launches_its_learner_notebook_on_colab_and_binder(built_book, docname):
     html = built_book.html(docname)
-    slug = repo_slug()
-    colab = f"https://colab.research.google.com/github/{slug}/blob/main/{docname}.ipynb"
-    binder = f"https://mybinder.org/v2/gh/{slug}/main?urlpath=lab/tree/{docname}.ipynb"
+    slug, branch = repo_slug(), notebooks_branch()
+    colab = f"https://colab.research.google.com/github/{slug}/blob/{branch}/{docname}.ipynb"
+    binder = f"https://mybinder.org/v2/gh/{slug}/{branch}?urlpath=lab/tree/{docname}.ipynb"
     assert colab in html, f"no Colab button to {colab}"
     assert binder in html, f"no Binder button to {binder}"
-    assert (REPO / f"{docname}.ipynb").is_file(), "the launch buttons point at a missing notebook"
-    assert "colab.research.google.com/github/" + slug + "/blob/main/./" not in html
+    # what the buttons name is what the build wrote (the deploy pushes _build/notebooks as is)
+    assert (built_book.root / "_build" / "notebooks" / f"{docname}.ipynb").is_file()
+    assert not re.search(r'(colab\.research\.google\.com|mybinder\.org)[^"]*\.md"', html), (
+        "a button opens a .md"
+    )
 
 
 @pytest.mark.slow
@@ -89,12 +98,12 @@ def test_exercises_are_numbered_and_solutions_hidden_in_dropdowns(built_book, do
     html = built_book.html(docname)
     exercises = re.findall(
         r'<div class="exercise admonition" id="([^"]+)">\s*<p class="admonition-title">'
-        r'<span class="caption-number">Exercise (\d+) </span>',
+        r'<span class="caption-number">Exercise (\d+(?:\.\d+)?) </span>',
         html,
     )
     ids = re.findall(r'<div class="exercise admonition" id="([^"]+)"', html)
     assert len(exercises) == len(ids), "an exercise has no number"
-    numbers = [int(n) for _, n in exercises]
+    numbers = [tuple(int(part) for part in n.split(".")) for _, n in exercises]
     assert numbers == sorted(numbers) and len(set(numbers)) == len(numbers)
     for label, _ in exercises:
         assert label.startswith("ex-"), f"exercise {label} has no explicit ex-... label"
@@ -164,11 +173,8 @@ def make_mini_book(root: Path, pages: dict[str, str]) -> None:
         "chapters": [{"file": f"book/{name}"} for name in pages],
     }
     (root / "_toc.yml").write_text(yaml.safe_dump(toc))
-    url = notebooks.repository_url()
     for name, code in pages.items():
-        page = root / "book" / f"{name}.md"
-        page.write_text(PAGE.format(title=name, code=code))
-        notebooks.sync(page, url)
+        (root / "book" / f"{name}.md").write_text(PAGE.format(title=name, code=code))
 
 
 def jb_build(root: Path) -> subprocess.CompletedProcess:
@@ -193,7 +199,6 @@ def test_cache_reexecutes_only_the_changed_page(tmp_path):
     assert jb_build(tmp_path).returncode == 0
     second = tmp_path / "book" / "second.md"
     second.write_text(second.read_text().replace("print(2)", "print(3)"))
-    notebooks.sync(second, notebooks.repository_url())
     result = jb_build(tmp_path)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-3000:]
@@ -201,21 +206,43 @@ def test_cache_reexecutes_only_the_changed_page(tmp_path):
     assert executed == ["second"], f"re-executed {executed}"
 
 
-def test_stale_notebook_twin_fails_the_build(tmp_path):
-    make_mini_book(tmp_path, {"page": "print(1)"})
-    page = tmp_path / "book" / "page.md"
-    page.write_text(page.read_text().replace("print(1)", "print(2)"))  # twin now stale
+def test_build_writes_each_pages_learner_notebook_and_restores_a_deleted_one(tmp_path):
+    make_mini_book(tmp_path, {"page": "print(6 * 7)"})
+    assert jb_build(tmp_path).returncode == 0
+    written = tmp_path / "_build" / "notebooks" / "book" / "page.ipynb"
+    assert written.is_file()
+    assert sorted(p.name for p in written.parent.iterdir()) == ["page.ipynb"], "index has no code"
+    cells = nbformat.read(written, as_version=4).cells
+    assert [c.source for c in cells if c.cell_type == "code"][1:] == ["print(6 * 7)"]
+
+    written.unlink()  # a cleaned notebooks folder: the next (warm) build writes it again
     result = jb_build(tmp_path)
-    assert result.returncode != 0
-    assert "make notebooks" in result.stdout + result.stderr
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert written.is_file()
 
 
 def test_lesson_overview_without_its_front_matter_fails_the_build(tmp_path):
     make_mini_book(tmp_path, {"page": "print(1)"})
     page = tmp_path / "book" / "page.md"
     page.write_text(page.read_text().replace("# page\n", "# page\n\n```{lesson-overview}\n```\n"))
-    notebooks.sync(page, notebooks.repository_url())
     result = jb_build(tmp_path)
     log = result.stdout + result.stderr
     assert result.returncode != 0
     assert "lesson:` block lacks teaching, exercises" in log
+
+
+EPISODES = [d for d in executable_docnames() if d.startswith("book/episodes/")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("docname", EPISODES)
+def test_exercises_and_figures_are_numbered_within_their_episode(built_book, docname):
+    """Episode 2's exercises read 2.1, 2.2, ... on the web page, as in its notebook."""
+    episode = re.match(r"book/episodes/(\d+)-", docname).group(1)
+    html = built_book.html(docname)
+    assert f'<h1><span class="section-number">{episode}. </span>' in html
+    for kind in ("Exercise", "Fig."):
+        numbers = re.findall(rf'<span class="caption-number">{re.escape(kind)} ([\d.]+) ?</span>', html)
+        expected = [f"{episode}.{i}" for i in range(1, len(numbers) + 1)]
+        assert numbers == expected, kind
+    assert re.findall(r'<span class="caption-number">Exercise ', html), "the episode has exercises"

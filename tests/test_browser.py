@@ -75,10 +75,10 @@ def missing_browser_tools() -> str | None:
 
 
 def repository() -> tuple[str, str]:
-    """(org/repo, branch) from _config.yml, the one place the repository is named."""
+    """(org/repo, notebooks branch) from _config.yml, where both are configured once."""
     config = yaml.safe_load((REPO / "_config.yml").read_text())
     match = re.match(r"https://github\.com/([^/]+/[^/]+?)/?$", config["repository"]["url"])
-    return match.group(1), config["repository"].get("branch", "main")
+    return match.group(1), config["sphinx"]["config"]["dlbook_notebooks_branch"]
 
 
 def expected_launch_urls(docname: str) -> dict[str, str]:
@@ -308,13 +308,14 @@ def test_instructor_toggle_is_one_real_button_on_every_page(visits, docname):
 
 
 @pytest.mark.parametrize("docname", PAGES)
-def test_launch_buttons_only_on_executable_pages(visits, docname):
+def test_launch_buttons_only_on_executable_pages(visits, built_book, docname):
     visit = visits[docname]
     if executable(docname):
         expected = expected_launch_urls(docname)
         assert visit.launch == {k: [v] for k, v in expected.items()}
         assert visit.launch_visible == {"colab": True, "binder": True}
-        assert (REPO / f"{docname}.ipynb").is_file(), "the launch buttons open a missing notebook"
+        built = built_book.root / "_build" / "notebooks" / f"{docname}.ipynb"
+        assert built.is_file(), "the launch buttons open a notebook the build did not write"
     else:
         assert visit.launch == {"colab": [], "binder": []}
         assert visit.launch_visible == {}

@@ -47,3 +47,41 @@ def test_visible_cells_hold_no_asserts_or_import_guards(doc):
             continue
         assert not re.search(r"^\s*assert\b", source, re.M), f"an assert in view:\n{source}"
         assert "find_spec" not in source, f"an import guard in view:\n{source}"
+
+
+def _bound_names(source: str) -> set[str]:
+    """Names a cell binds at top level: assignments, imports, function and class definitions."""
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
+
+
+def _loaded_names(source: str) -> set[str]:
+    import ast
+
+    return {
+        n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
+
+
+@pytest.mark.parametrize("doc", sorted(PAGES))
+def test_visible_code_needs_nothing_that_only_hidden_cells_define(doc):
+    """The learner's notebook leaves hidden cells out, so the visible ones must run on their own."""
+    visible_so_far: set[str] = set()
+    hidden_only: set[str] = set()
+    for source, tags in code_cells(PAGES[doc]):
+        if "remove-cell" in tags:
+            hidden_only |= _bound_names(source) - visible_so_far
+            continue
+        needed = (_loaded_names(source) - _bound_names(source)) & hidden_only
+        assert not needed, f"a visible cell uses {sorted(needed)}, which only hidden cells define:\n{source}"
+        visible_so_far |= _bound_names(source)
+        hidden_only -= visible_so_far

@@ -9,8 +9,9 @@ One job per module:
   kernels), :mod:`~dlbook_tools.lesson` (overview, key points, instructor notes),
   :mod:`~dlbook_tools.summaries` (schedule, key points and resources pages),
   :mod:`~dlbook_tools.stable_anchors` (label ids, redirects), :mod:`~dlbook_tools.assets`
-  (the learner layer's JavaScript and CSS), :mod:`~dlbook_tools.notebooks` (the Colab/Binder
-  notebooks);
+  (the learner layer's JavaScript and CSS), :mod:`~dlbook_tools.notebooks` (the learner
+  notebooks that Colab and Binder open, rendered by :mod:`~dlbook_tools.markdown` from the
+  resolved doctrees);
 - :mod:`~dlbook_tools.schedule`: the workshop timetable's arithmetic;
 - :mod:`~dlbook_tools.anchors`: the manifest of published anchors and its command line;
 - :mod:`~dlbook_tools.build` and :mod:`~dlbook_tools.bench`: ``make book`` and ``make bench``.

@@ -1,29 +1,49 @@
-"""The ``.ipynb`` twins of the book's MyST pages, for Colab and Binder.
+"""Sphinx extension: the learner's notebooks, rendered from the built pages.
 
-Colab opens only ``.ipynb`` files, and the book's launch buttons point at the ``.ipynb`` that
-lies beside each executable ``.md`` page. This module writes those twins: the same cells as the
-MyST source, no outputs, and one extra first cell that installs on Colab what it lacks.
-The MyST page is the single source of truth; run ``python -m dlbook_tools.notebooks`` after editing
-a page (``make notebooks`` does it), and ``python -m dlbook_tools.notebooks --check`` to find drift.
+For every executable page the HTML build writes ``_build/notebooks/<page path>.ipynb``: the page
+as a learner reads it on the web, as plain Jupyter Markdown and code cells without outputs
+(:mod:`dlbook_tools.markdown` does the rendering), plus one first cell that installs on Colab
+what Colab lacks. Glued numbers are those of the same build, so the notebook and the page agree.
+
+The deploy workflow publishes ``_build/notebooks`` (with the learner environment for Binder,
+see :func:`branch_files`) on the ``notebooks`` branch; the pages' Colab and Binder buttons open
+the files there, and the theme's download button serves the same notebook.
+
+Configuration (``_config.yml``): ``html.baseurl`` is where the book is published (links in the
+notebooks point there); ``repository.url`` names the GitHub repository; the Sphinx option
+``dlbook_notebooks_branch`` names the branch the launch buttons open (default ``notebooks``).
+``DLBOOK_REVISION`` overrides the commit that the Colab cell installs the book's helpers from
+(default: the checkout's ``HEAD``).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import os
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urljoin
 
-import jupytext
 import nbformat
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
-from .pages import executable_pages
+from .markdown import NotebookRenderer, PageContext
 
 REPO = Path(__file__).resolve().parents[3]
+LEARNER_REQUIREMENTS = REPO / "code" / "learner" / "requirements.txt"
 SETUP_TAG = "colab-setup"
+# Packages the notebooks import that Colab does not ship, by the module name a page imports.
+COLAB_LACKS = {"keras_tuner": "keras-tuner"}
 logger = logging.getLogger(__name__)
+
+
+# -- configuration ---------------------------------------------------------------------------
 
 
 def repository_url(config: Path | None = None) -> str:
@@ -34,126 +54,292 @@ def repository_url(config: Path | None = None) -> str:
     return yaml.safe_load(config.read_text())["repository"]["url"].rstrip("/")
 
 
-def setup_cell_source(repo_url: str) -> str:
-    match = re.match(r"https://github\.com/([^/]+/[^/]+)", repo_url)
+def github_slug(repo_url: str) -> str:
+    match = re.match(r"https://github\.com/([^/]+/[^/]+?)(?:\.git)?/?$", repo_url)
     if not match:
         raise ValueError(f"repository url {repo_url!r} is not a GitHub repository URL")
-    package = f"dlbook @ git+https://github.com/{match.group(1)}@main#subdirectory=code/learner"
+    return match.group(1)
+
+
+def revision(repo: Path = REPO) -> str:
+    """The commit the notebooks are built from: ``DLBOOK_REVISION``, else git's HEAD, else main."""
+    if os.environ.get("DLBOOK_REVISION"):
+        return os.environ["DLBOOK_REVISION"]
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "main"
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "main"
+
+
+def pinned(requirements: Path = LEARNER_REQUIREMENTS) -> dict[str, str]:
+    """``{distribution: "name==version"}`` for the plain pins of a requirements file."""
+    pins = {}
+    for line in requirements.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+)==([^;\s]+)", line)
+        if match:
+            pins[match.group(1).lower()] = line
+    return pins
+
+
+def helper_requirement(repo_url: str, rev: str) -> str:
+    """The pip requirement of the book's helper package at revision ``rev``."""
+    return f"dlbook @ git+https://github.com/{github_slug(repo_url)}@{rev}#subdirectory=code/learner"
+
+
+def setup_cell_source(repo_url: str, rev: str, extras: list[str] = ()) -> str:
+    """The first cell of every notebook: on Colab, install what Colab lacks; elsewhere nothing."""
+    packages = ", ".join(f'"{p}"' for p in extras)
+    packages = f", {packages}" if packages else ""
     return (
-        "# Colab only: install the book's data helpers and the packages Colab lacks.\n"
-        "# Elsewhere (your own install, Binder) this cell does nothing. The data sets are\n"
-        "# downloaded and checksum-verified by the loaders when a cell first asks for them.\n"
+        "# On Colab only: install the book's helpers (data loaders, plots) at the revision this\n"
+        "# notebook was built from, and the packages Colab lacks. Elsewhere this cell does nothing;\n"
+        "# see the setup page for a local install. DLBOOK_PACKAGE overrides where the helpers come\n"
+        "# from (any pip requirement, e.g. the path of a local checkout's code/learner folder).\n"
+        "import os\n"
         "import subprocess\n"
         "import sys\n"
+        "\n"
         'if "google.colab" in sys.modules:\n'
-        '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",\n'
-        f'                    "{package}",\n'
-        '                    "palmerpenguins", "keras-tuner", "myst-nb"], check=True)'
+        f'    helpers = os.environ.get("DLBOOK_PACKAGE", "{helper_requirement(repo_url, rev)}")\n'
+        "    subprocess.run(\n"
+        f'        [sys.executable, "-m", "pip", "install", "--quiet", helpers{packages}], check=True\n'
+        "    )"
     )
 
 
-def twin_path(md_path: Path) -> Path:
-    return md_path.with_suffix(".ipynb")
+def colab_extras(cells: list[nbformat.NotebookNode]) -> list[str]:
+    """The pinned packages that the code cells import and Colab does not ship."""
+    code = "\n".join(c.source for c in cells if c.cell_type == "code")
+    pins = pinned()
+    extras = []
+    for module, dist in COLAB_LACKS.items():
+        if re.search(rf"^\s*(import|from)\s+{module}\b", code, flags=re.MULTILINE):
+            extras.append(pins.get(dist, dist))
+    return extras
 
 
-def build_twin(md_path: Path, repo_url: str | None = None) -> nbformat.NotebookNode:
-    """The notebook for ``md_path``: its cells, no outputs, a Colab setup cell first."""
-    notebook = jupytext.read(md_path, fmt="md:myst")
-    setup = nbformat.v4.new_code_cell(setup_cell_source(repo_url or repository_url()))
-    setup.metadata["tags"] = [SETUP_TAG]
-    cells = [setup]
-    for cell in notebook.cells:
-        cell = dict(cell)
-        if cell["cell_type"] == "code":
-            cell["outputs"], cell["execution_count"] = [], None
-        cells.append(nbformat.from_dict(cell))
+def setup_cell(repo_url: str, rev: str, extras: list[str]) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(setup_cell_source(repo_url, rev, extras))
+    cell.metadata["tags"] = [SETUP_TAG]
+    return cell
+
+
+# -- paths and URLs ----------------------------------------------------------------------------
+
+
+def notebooks_dir(app: Sphinx) -> Path:
+    return Path(app.outdir).parent / "notebooks"
+
+
+def notebook_path(app: Sphinx, docname: str) -> Path:
+    return notebooks_dir(app) / f"{docname}.ipynb"
+
+
+def base_url(app: Sphinx) -> str:
+    url = app.config.html_baseurl or ""
+    return url if url.endswith("/") else url + "/"
+
+
+def launch_urls(repo_url: str, branch: str, docname: str) -> dict[str, str]:
+    """The Colab and Binder URLs that open ``docname``'s notebook on ``branch``."""
+    slug = github_slug(repo_url)
+    return {
+        "Colab": f"https://colab.research.google.com/github/{slug}/blob/{branch}/{docname}.ipynb",
+        "Binder": f"https://mybinder.org/v2/gh/{slug}/{branch}?urlpath=lab/tree/{docname}.ipynb",
+    }
+
+
+def is_executable(app: Sphinx, docname: str) -> bool:
+    return "kernelspec" in app.env.metadata.get(docname, {})
+
+
+# -- the build ---------------------------------------------------------------------------------
+
+
+def _cell_sources(app: Sphinx, docname: str) -> dict[int, str]:
+    """Cell index -> source of the page's code cells, as myst-nb numbers them."""
+    from myst_nb.core.read import read_myst_markdown_notebook
+
+    text = Path(app.env.doc2path(docname)).read_text(encoding="utf-8")
+    notebook = read_myst_markdown_notebook(text)
+    return {i: cell.source for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"}
+
+
+def render(app: Sphinx, doctree, docname: str) -> nbformat.NotebookNode:
+    """The learner's notebook of ``docname`` from its resolved doctree."""
+    fignumbers = app.env.toc_fignumbers.get(docname, {})
+
+    def number(figtype: str, ident: str) -> str | None:
+        found = fignumbers.get(figtype, {}).get(ident)
+        return ".".join(map(str, found)) if found else None
+
+    page_url = urljoin(base_url(app), f"{docname}.html")
+    context = PageContext(docname, page_url, number, _cell_sources(app, docname))
+    cells = NotebookRenderer(context).cells(doctree)
+    for problem in sorted(set(context.problems)):
+        logger.warning(
+            "%s: the learner notebook cannot render %s", docname, problem, type="dlbook", subtype="notebook"
+        )
+    url = repository_url(Path(app.srcdir) / "_config.yml")
+    cells.insert(0, setup_cell(url, app.config.dlbook_revision, colab_extras(cells)))
     for i, cell in enumerate(cells):
-        cell["id"] = f"cell-{i:03d}"  # stable ids: regenerating changes nothing
-    twin = nbformat.v4.new_notebook(cells=cells)
-    twin.metadata = {
-        "kernelspec": notebook.metadata.get("kernelspec", {}),
+        cell["id"] = f"cell-{i:03d}"  # stable ids: rebuilding an unchanged page changes nothing
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata = {
+        "kernelspec": dict(app.env.metadata[docname]["kernelspec"]),
         "language_info": {"name": "python"},
         "colab": {"provenance": []},
+        "dlbook": {
+            "page": page_url,
+            "revision": app.config.dlbook_revision,
+            "renderer": renderer_version(),
+        },
     }
-    return twin
+    nbformat.validate(notebook)
+    return notebook
 
 
-def render(notebook: nbformat.NotebookNode) -> str:
-    return nbformat.writes(notebook) + "\n"
-
-
-def sync(md_path: Path, repo_url: str | None = None) -> bool:
-    """Write the twin of ``md_path``; return True when the file changed."""
-    text = render(build_twin(md_path, repo_url))
-    target = twin_path(md_path)
-    if target.is_file() and target.read_text() == text:
-        return False
-    target.write_text(text)
-    return True
-
-
-def drift(md_path: Path, repo_url: str | None = None) -> str | None:
-    """Why the twin of ``md_path`` is out of date, or None when it is in sync."""
-    target = twin_path(md_path)
-    if not target.is_file():
-        return f"{target.name} is missing"
-    try:
-        nbformat.validate(nbformat.reads(target.read_text(), as_version=4))
-    except Exception as exc:  # nbformat raises several error types
-        return f"{target.name} is not a valid notebook: {exc}"
-    if target.read_text() != render(build_twin(md_path, repo_url)):
-        return f"{target.name} does not match {md_path.name}"
-    return None
-
-
-def _check_twins(app: Sphinx) -> None:
-    """Warn (an error under ``-W``) when an executable page's twin is missing or stale."""
-    srcdir = Path(app.srcdir)
-    config = srcdir / "_config.yml"
-    if not config.is_file():
+def _write_notebook(app: Sphinx, doctree, docname: str) -> None:
+    if app.builder.format != "html" or not is_executable(app, docname):
         return
-    url = repository_url(config)
-    for page in executable_pages(srcdir).values():
-        why = drift(page.path, url)
-        if why:
-            logger.warning(
-                "%s: %s; run `make notebooks` to regenerate the Colab/Binder notebooks",
-                page.path.relative_to(srcdir),
-                why,
-                type="dlbook",
-                subtype="notebook-twin",
-            )
+    path = notebook_path(app, docname)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = nbformat.writes(render(app, doctree, docname)) + "\n"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def renderer_version() -> str:
+    """A digest of the code that renders notebooks: a change to it renders every page again."""
+    digest = hashlib.sha256()
+    for module in ("markdown.py", "notebooks.py"):
+        digest.update((Path(__file__).with_name(module)).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _stale_notebooks(app: Sphinx, env, added, changed, removed) -> list[str]:
+    """Pages whose notebook is missing (a cleaned folder) or was rendered by other code are
+    read and written again (from the execution cache: nothing re-executes)."""
+    if app.builder.format != "html":
+        return []
+    stale = []
+    for docname in sorted(env.found_docs):
+        path = notebook_path(app, docname)
+        if not is_executable(app, docname):
+            continue
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get("dlbook", {})
+        except (OSError, ValueError):
+            meta = {}
+        if meta.get("renderer") != renderer_version():
+            stale.append(docname)
+    return stale
+
+
+def _refresh_setup_cells(app: Sphinx, exception) -> None:
+    """Pages that were not rewritten keep their cells; their first cell names this revision."""
+    if exception is not None or app.builder.format != "html":
+        return
+    url = repository_url(Path(app.srcdir) / "_config.yml")
+    for docname in sorted(app.env.found_docs):
+        path = notebook_path(app, docname)
+        if not is_executable(app, docname) or not path.is_file():
+            continue
+        notebook = nbformat.read(path, as_version=4)
+        rev = app.config.dlbook_revision
+        fresh = setup_cell_source(url, rev, colab_extras(notebook.cells[1:]))
+        if notebook.cells[0].source != fresh or notebook.metadata.get("dlbook", {}).get("revision") != rev:
+            notebook.cells[0].source = fresh
+            notebook.metadata.setdefault("dlbook", {})["revision"] = rev
+            nbformat.write(notebook, path)
+
+
+def _launch_buttons(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """Colab and Binder open the notebook on the notebooks branch; download serves it too."""
+    if not is_executable(app, pagename):
+        return
+    url = repository_url(Path(app.srcdir) / "_config.yml")
+    urls = launch_urls(url, app.config.dlbook_notebooks_branch, pagename)
+    for group in context.get("header_buttons", []):
+        if group.get("label") != "launch-buttons":
+            continue
+        for button in group.get("buttons", []):
+            if button.get("text") in urls:
+                button["url"] = urls[button["text"]]
+    ours = notebook_path(app, pagename)
+    if context.get("ipynb_source") and ours.is_file():
+        target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ours, target)
 
 
 def setup(app: Sphinx) -> dict:
-    """Sphinx extension: the build fails on a missing or stale twin."""
-    app.connect("builder-inited", _check_twins)
-    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
+    app.add_config_value("dlbook_notebooks_branch", "notebooks", "html")
+    app.add_config_value("dlbook_revision", revision(), "")  # a new commit re-reads nothing
+    app.connect("env-get-outdated", _stale_notebooks)
+    app.connect("doctree-resolved", _write_notebook)
+    app.connect("html-page-context", _launch_buttons, priority=600)  # after the theme's (501)
+    app.connect("build-finished", _refresh_setup_cells)
+    return {"parallel_read_safe": True, "parallel_write_safe": False, "version": "2"}
 
 
-def _shown(path: Path) -> Path:
-    """``path`` relative to the repository when it lies inside it, else as given."""
-    return path.relative_to(REPO) if path.is_relative_to(REPO) else path
+# -- the notebooks branch ----------------------------------------------------------------------
+
+BRANCH_README = """\
+# Notebooks of *Introduction to Deep Learning*
+
+Generated: do not edit. Each notebook is rendered from the published book at commit
+`{rev}` of {repo_url}; edit the book's pages on the `main` branch instead.
+
+Open a notebook on Colab or Binder from the rocket button of its page in the book, or run it
+locally in the learner environment of `requirements.txt`:
+
+    python3 -m venv .venv && .venv/bin/pip install -r requirements.txt
+    .venv/bin/jupyter lab
+"""
+
+
+def branch_files(built: Path, target: Path, repo_url: str, rev: str) -> list[Path]:
+    """Fill ``target`` with what the notebooks branch holds; return the notebooks copied.
+
+    The notebooks of ``built/_build/notebooks`` at their page paths, the learner environment
+    (``requirements.txt`` with the helper package pinned to ``rev``, ``apt.txt``) for Binder,
+    and a README that says where they come from.
+    """
+    source = built / "_build" / "notebooks"
+    notebooks = sorted(source.rglob("*.ipynb"))
+    if not notebooks:
+        raise FileNotFoundError(f"no notebooks under {source}: build the book first (make book)")
+    target.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for nb in notebooks:
+        dest = target / nb.relative_to(source)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(nb, dest)
+        copied.append(dest)
+    requirements = LEARNER_REQUIREMENTS.read_text() + f"\n{helper_requirement(repo_url, rev)}\n"
+    (target / "requirements.txt").write_text(requirements)
+    shutil.copyfile(REPO / "apt.txt", target / "apt.txt")
+    (target / "README.md").write_text(BRANCH_README.format(rev=rev, repo_url=repo_url))
+    return copied
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="report drift, write nothing")
-    parser.add_argument("pages", nargs="*", type=Path, help="MyST pages (default: all)")
+    parser = argparse.ArgumentParser(description="Assemble the notebooks branch from a built book.")
+    parser.add_argument("target", type=Path, help="empty folder to fill")
+    parser.add_argument("--built", type=Path, default=REPO, help="folder that holds _build/ (default: repo)")
     args = parser.parse_args(argv)
-    pages = [p.resolve() for p in args.pages] or [p.path for p in executable_pages(REPO).values()]
-    url = repository_url()
-    problems = []
-    for page in pages:
-        if args.check:
-            why = drift(page, url)
-            if why:
-                problems.append(f"{_shown(page)}: {why}")
-        elif sync(page, url):
-            print(f"wrote {_shown(twin_path(page))}")
-    if problems:
-        print("Notebook twins out of date (run `make notebooks`):\n  " + "\n  ".join(problems))
+    try:
+        copied = branch_files(args.built, args.target, repository_url(), revision())
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
+    print(json.dumps([str(p.relative_to(args.target)) for p in copied], indent=1))
     return 0
 
 
