@@ -485,7 +485,9 @@ def test_notebook_runs_top_to_bottom_in_the_learner_environment(
     assert result["error"] is None, result["error"]
 
 
-COLAB_SHIPS = ["tensorflow-cpu", "keras", "pandas", "seaborn", "scikit-learn", "matplotlib", "numpy"]
+# What Colab preinstalls among the learner environment's packages (Colab also ships pydot and the
+# Graphviz program that episode 2's plot_model uses, and TensorBoard); not dlbook, keras-tuner.
+COLAB_SHIPS = ["tensorflow-cpu", "keras", "pandas", "seaborn", "scikit-learn", "matplotlib", "numpy", "pydot"]
 
 
 @pytest.mark.slow
