@@ -114,8 +114,9 @@ def built_book(tmp_path_factory) -> BuiltBook:
 
 @pytest.fixture
 def isolated_data_env(tmp_path, monkeypatch):
-    """No mirror, no strict/offline flags, empty cache and Keras home: only what a test sets counts."""
-    for name in ("DLBOOK_DATA_MIRROR", "DLBOOK_STRICT", "DLBOOK_OFFLINE"):
+    """No mirror, no strict/offline/stand-in flags, empty cache and Keras home: only what a test
+    sets counts."""
+    for name in ("DLBOOK_DATA_MIRROR", "DLBOOK_STRICT", "DLBOOK_OFFLINE", "DLBOOK_ALLOW_STANDINS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DLBOOK_DATA_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))

@@ -10,13 +10,11 @@ stand-in, and Zenodo files are verified by the md5 the record publishes (remembe
 from __future__ import annotations
 
 import hashlib
-import http.server
 import json
+import re
 import socket
-import threading
 import urllib.parse
 import urllib.request
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -24,6 +22,7 @@ import pytest
 from dlbook import catalog, data, fetch
 from dlbook.catalog import DataSet, RemoteFile
 from dlbook.fetch import ChecksumMismatchError, DownloadError, Settings
+from http_server import LocalServer, Truncated
 
 GOOD = bytes(range(256)) * 1000  # 256 kB: several read blocks of fetch.CHUNK
 BAD = GOOD[:-1] + b"\x00"  # same length, one byte different
@@ -35,68 +34,6 @@ def sha256(content: bytes) -> str:
 
 def md5(content: bytes) -> str:
     return hashlib.md5(content).hexdigest()
-
-
-class _Truncated:
-    """A response that announces ``declared`` bytes, sends ``body`` and closes the connection."""
-
-    def __init__(self, body: bytes, declared: int):
-        self.body, self.declared = body, declared
-
-
-class LocalServer:
-    """An HTTP server on 127.0.0.1 whose answers the test scripts, path by path.
-
-    ``serve(path, first, second, ...)``: the n-th request for ``path`` gets the n-th answer,
-    later requests the last one. ``hits[path]`` counts the requests.
-    """
-
-    def __init__(self):
-        self.routes: dict[str, list] = {}
-        self.hits: Counter = Counter()
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                path = urllib.parse.urlparse(self.path).path
-                server.hits[path] += 1
-                answers = server.routes.get(path)
-                if not answers:
-                    self.send_error(404)
-                    return
-                answer = answers.pop(0) if len(answers) > 1 else answers[0]
-                if isinstance(answer, _Truncated):
-                    self.send_response(200)
-                    self.send_header("Content-Length", str(answer.declared))
-                    self.end_headers()
-                    self.wfile.write(answer.body)
-                    self.wfile.flush()
-                    self.close_connection = True
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args):  # keep the test output clean
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    def serve(self, path: str, *answers) -> str:
-        self.routes[path] = list(answers)
-        return self.url + path
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
 
 
 @pytest.fixture
@@ -221,7 +158,7 @@ def test_mismatch_once_then_good_download_succeeds_with_one_rejected_copy(server
     assert "does not match" in err and "Trying once more" in err
 
 
-def test_stale_corrupt_cache_file_is_replaced_by_a_verified_download(server, settings):
+def test_corrupt_cache_file_is_an_error_kept_aside_and_the_next_run_downloads(server, settings):
     url = server.serve("/blob.bin", GOOD)
     second = RemoteFile("other.bin", server.serve("/other.bin", b"other"), sha256=sha256(b"other"))
     dataset = DataSet(
@@ -236,9 +173,15 @@ def test_stale_corrupt_cache_file_is_replaced_by_a_verified_download(server, set
     folder.mkdir(parents=True)
     (folder / "blob.bin").write_bytes(BAD)  # other.bin missing: the cache is incomplete
 
-    located = fetch.locate(dataset, settings, progress=False)
+    # Issue 12, case 1: a present file that fails its check is an error, whatever is missing,
+    # and it is kept in rejected/, not overwritten by the download.
+    with pytest.raises(fetch.ChecksumMismatchError, match=r"moved to .*rejected"):
+        fetch.locate(dataset, settings, progress=False)
+    assert [p.read_bytes() for p in (folder / "rejected").iterdir()] == [BAD]
+    assert not (folder / "other.bin").exists(), "nothing is downloaded past a corrupt file"
 
-    assert located is not None and located.source == "download"
+    located = fetch.locate(dataset, settings, progress=False)  # the next run
+    assert located.source == "download"
     assert (folder / "blob.bin").read_bytes() == GOOD
     assert (folder / "other.bin").read_bytes() == b"other"
 
@@ -247,7 +190,7 @@ def test_stale_corrupt_cache_file_is_replaced_by_a_verified_download(server, set
 
 
 def test_interrupted_download_raises_and_leaves_no_half_file(server, tmp_path):
-    url = server.serve("/blob.bin", _Truncated(GOOD[:70_000], declared=len(GOOD)))
+    url = server.serve("/blob.bin", Truncated(GOOD[:70_000], declared=len(GOOD)))
     remote = RemoteFile("blob.bin", url, sha256=sha256(GOOD))
     dest = tmp_path / "cache" / "testset"
 
@@ -262,7 +205,7 @@ def test_interrupted_download_raises_and_leaves_no_half_file(server, tmp_path):
 
 def test_interrupted_download_without_checksum_leaves_no_half_file(server, tmp_path):
     # Without a checksum only the length check can notice the cut: it must.
-    url = server.serve("/blob.bin", _Truncated(GOOD[:1000], declared=len(GOOD)))
+    url = server.serve("/blob.bin", Truncated(GOOD[:1000], declared=len(GOOD)))
     dest = tmp_path / "cache" / "testset"
 
     with pytest.raises(DownloadError):
@@ -271,26 +214,30 @@ def test_interrupted_download_without_checksum_leaves_no_half_file(server, tmp_p
     assert list(dest.iterdir()) == []
 
 
-def test_interrupted_download_makes_locate_return_none(server, settings):
-    url = server.serve("/blob.bin", _Truncated(GOOD[:1000], declared=len(GOOD)))
+def test_interrupted_download_makes_locate_raise_with_url_and_cause(server, settings):
+    url = server.serve("/blob.bin", Truncated(GOOD[:1000], declared=len(GOOD)))
     dataset = one_file_dataset(RemoteFile("blob.bin", url, sha256=sha256(GOOD)))
 
-    assert fetch.locate(dataset, settings, progress=False) is None
+    with pytest.raises(DownloadError, match=re.escape(url)):
+        fetch.locate(dataset, settings, progress=False)
     assert leftovers(settings.cache_dir, "blob.bin*") == []
 
 
 # --- unreachable server --------------------------------------------------------------------
 
 
-def test_unreachable_server_makes_locate_return_none(settings):
+def test_unreachable_server_makes_locate_raise_with_url_and_cause(settings):
     url = f"http://127.0.0.1:{closed_port()}/blob.bin"
     dataset = one_file_dataset(RemoteFile("blob.bin", url, sha256=sha256(GOOD)))
 
-    assert fetch.locate(dataset, settings, progress=False) is None
+    with pytest.raises(DownloadError, match=re.escape(url) + ".*could not be reached"):
+        fetch.locate(dataset, settings, progress=False)
     assert leftovers(settings.cache_dir, "blob.bin*") == []
 
 
-def test_unreachable_server_lets_the_loader_use_the_standin(monkeypatch, capsys):
+@pytest.fixture
+def unreachable_weather(isolated_data_env, monkeypatch) -> str:
+    """The weather data set's files on a port where nothing listens; returns one of its URLs."""
     port = closed_port()
     weather = catalog.CATALOG["weather"]
     unreachable = tuple(
@@ -308,12 +255,31 @@ def test_unreachable_server_lets_the_loader_use_the_standin(monkeypatch, capsys)
             shape=weather.shape,
         ),
     )
+    return unreachable[0].url
 
+
+def test_unreachable_server_lets_the_build_use_the_standin_and_say_why(
+    unreachable_weather, monkeypatch, capsys
+):
+    monkeypatch.setenv("DLBOOK_ALLOW_STANDINS", "1")  # what the book's build kernels set
     frame = data.load_weather()
 
     assert data.is_standin(frame)
     assert frame.shape == (3654, 165)
-    assert "stand-in" in capsys.readouterr().err.lower()
+    note = capsys.readouterr().err
+    assert "stand-in" in note.lower()
+    assert unreachable_weather in note and "could not be reached" in note, "the note says why"
+
+
+def test_unreachable_server_is_an_error_for_a_learner_with_the_two_fixes(unreachable_weather):
+    with pytest.raises(fetch.DataUnavailableError) as info:
+        data.load_weather()
+    message = str(info.value)
+    assert unreachable_weather in message and "could not be reached" in message
+    assert "internet access" in message, "fix 1: retry online"
+    assert "python -m dlbook.prefetch weather" in message, "fix 2: prefetch or place by hand"
+    assert str(fetch.Settings.from_env().cache_dir / "weather") in message, "the exact folder"
+    assert "DLBOOK_ALLOW_STANDINS=1" in message
 
 
 def test_http_error_is_a_download_error(server, tmp_path):
@@ -343,7 +309,7 @@ def test_zenodo_checksum_is_read_from_the_record_api(server):
 
     assert fetch.zenodo_checksum("10970014", "train_labels.npy", opener=opener) == ("md5", md5(GOOD))
     assert requested == ["https://zenodo.org/api/records/10970014"]
-    with pytest.raises(DownloadError, match="no file named"):
+    with pytest.raises(DownloadError, match="file named"):
         fetch.zenodo_checksum("10970014", "nonexistent.npy", opener=opener)
 
 

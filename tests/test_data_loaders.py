@@ -279,9 +279,19 @@ def test_densenet_weights_in_strict_offline_mode_raise(monkeypatch):
     assert "dlbook.prefetch" in message
 
 
-def test_densenet_weights_offline_without_strict_are_none(monkeypatch):
+def test_densenet_weights_offline_are_none_where_standins_are_allowed(monkeypatch):
     monkeypatch.setenv("DLBOOK_OFFLINE", "1")
+    monkeypatch.setenv("DLBOOK_ALLOW_STANDINS", "1")
     assert pretrained.densenet121_weights() is None
+
+
+def test_densenet_weights_offline_for_a_learner_are_an_error_with_the_fixes(monkeypatch):
+    monkeypatch.setenv("DLBOOK_OFFLINE", "1")
+    with pytest.raises(fetch.DataUnavailableError) as info:
+        pretrained.densenet121_weights()
+    message = str(info.value)
+    assert "internet access" in message and "python -m dlbook.prefetch densenet121" in message
+    assert str(pretrained.keras_models_dir()) in message and "DLBOOK_OFFLINE is set" in message
 
 
 def test_corrupt_cached_densenet_weights_are_an_error(tmp_path, monkeypatch):
@@ -350,6 +360,7 @@ def test_settings_read_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("DLBOOK_DATA_DIR", "~/dlbook-cache")
     monkeypatch.setenv("DLBOOK_DATA_MIRROR", "~/usb-mirror")
+    (tmp_path / "home" / "usb-mirror").mkdir(parents=True)
     monkeypatch.setenv("DLBOOK_STRICT", "true")
     monkeypatch.setenv("DLBOOK_OFFLINE", "0")
 

@@ -120,6 +120,7 @@ def no_weights(tmp_path, monkeypatch) -> None:
     """An empty Keras cache, no mirror, no network, stand-ins allowed."""
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty"))
     monkeypatch.setenv("DLBOOK_OFFLINE", "1")
+    monkeypatch.setenv("DLBOOK_ALLOW_STANDINS", "1")  # as in the book's build
     monkeypatch.delenv("DLBOOK_DATA_MIRROR", raising=False)
     monkeypatch.delenv("DLBOOK_STRICT", raising=False)
 
@@ -135,6 +136,12 @@ def test_without_weights_the_page_gets_none_or_strict_mode_stops(no_weights, mon
     monkeypatch.setenv("DLBOOK_STRICT", "1")
     with pytest.raises(DataUnavailableError, match="DenseNet121"):
         densenet121_weights()
+
+
+def test_without_weights_a_learner_gets_an_error_not_random_weights(no_weights, monkeypatch):
+    monkeypatch.delenv("DLBOOK_ALLOW_STANDINS")
+    with pytest.raises(DataUnavailableError, match="internet access"):
+        pretrained.prepare_densenet121()
 
 
 def test_without_weights_imagenet_becomes_random_weights_with_a_note(no_weights, monkeypatch):

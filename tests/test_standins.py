@@ -24,10 +24,12 @@ REAL_CSV = SHARED / "weather" / "weather_prediction_dataset.csv"
 
 @pytest.fixture(autouse=True)
 def offline_without_data(tmp_path, monkeypatch):
-    """No mirror, no network, an empty cache: the loaders must fall back to stand-ins."""
+    """No mirror, no network, an empty cache, stand-ins allowed as in the book's build: the
+    loaders must fall back to stand-ins."""
     for name in ("DLBOOK_DATA_MIRROR", "DLBOOK_STRICT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DLBOOK_OFFLINE", "1")
+    monkeypatch.setenv("DLBOOK_ALLOW_STANDINS", "1")
     monkeypatch.setenv("DLBOOK_DATA_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
 

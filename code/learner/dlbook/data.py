@@ -6,13 +6,16 @@
 >>> dollar_street = data.load_dollar_street()
 
 Each loader reads the data mirror (``DLBOOK_DATA_MIRROR``) first, then the local cache, then
-downloads and verifies the canonical files. With none of these available it returns a
-generated stand-in of the same shape and shows a note saying so, or raises
-:class:`DataUnavailableError` when ``DLBOOK_STRICT=1``.
+downloads and verifies the canonical files. When none of these has the data, it raises
+:class:`DataUnavailableError` with the cause and the fixes; only where generated stand-ins are
+allowed (``DLBOOK_ALLOW_STANDINS=1``, which the book's build sets) does it return a stand-in of
+the same shape instead, with a note saying so. ``DLBOOK_STRICT=1`` (publishing) forbids
+stand-ins and files that cannot be verified.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +23,16 @@ import pandas as pd
 
 from . import standins
 from .catalog import CATALOG, DOLLAR_STREET_CLASSES, DataSet
-from .fetch import DataError, DataUnavailableError, Located, Settings, locate
+from .fetch import (
+    DamagedFileError,
+    DataError,
+    DataUnavailableError,
+    DownloadError,
+    Located,
+    Settings,
+    UnverifiedDataError,
+    locate,
+)
 
 __all__ = [
     "DOLLAR_STREET_CLASSES",
@@ -76,6 +88,7 @@ class DollarStreet:
     val: tuple[np.ndarray, np.ndarray]
     class_names: tuple[str, ...]
     source: str
+    unverified: tuple[str, ...] = ()  # files no checksum could check (see the page's note)
 
     @property
     def is_standin(self) -> bool:
@@ -94,16 +107,45 @@ def load_dollar_street() -> DollarStreet:
     x_val, y_val = arrays["test_images.npy"], arrays["test_labels.npy"]
     for images, labels, name in ((x_train, y_train, "train"), (x_val, y_val, "test")):
         _check_images(images, labels, name, located)
-    return DollarStreet((x_train, y_train), (x_val, y_val), DOLLAR_STREET_CLASSES, located.source)
+    return DollarStreet(
+        (x_train, y_train), (x_val, y_val), DOLLAR_STREET_CLASSES, located.source, located.unverified
+    )
 
 
 def _load_npy(path) -> np.ndarray:
+    """A plain .npy array, checked before it is read: no pickles, no archive, no absurd size."""
+    fix = "Delete it (or replace it with the file from Zenodo record 10970014) and load again."
     try:
-        return np.load(path, allow_pickle=False)
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = {
+                (1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0,
+            }.get(version)
+            if read_header is None:
+                raise ValueError(f"unsupported .npy format version {version}")
+            shape, _, dtype = read_header(f)
+            offset = f.tell()
+        size = os.path.getsize(path)
     except (ValueError, OSError, EOFError) as exc:
-        raise DataError(
-            f"{path} is not a readable NumPy file ({exc}). Delete it and load again to download a fresh copy."
+        raise DamagedFileError(f"{path} is not a NumPy .npy file ({exc}). {fix}") from exc
+    if dtype.hasobject:
+        raise DamagedFileError(f"{path} holds Python objects, not numbers. {fix}")
+    expected = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if size != expected:
+        raise DamagedFileError(
+            f"{path} says it holds an array of shape {shape} ({dtype}), which needs {expected} "
+            f"bytes, but the file has {size}. {fix}"
+        )
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, MemoryError) as exc:
+        raise DamagedFileError(
+            f"{path} could not be read as a NumPy array ({type(exc).__name__}: {exc}). {fix}"
         ) from exc
+    if not isinstance(array, np.ndarray):
+        raise DamagedFileError(f"{path} is not a single NumPy array. {fix}")
+    return array
 
 
 def _check_images(images: np.ndarray, labels: np.ndarray, name: str, located: Located) -> None:
@@ -114,11 +156,13 @@ def _check_images(images: np.ndarray, labels: np.ndarray, name: str, located: Lo
         problem = f"{name}_images has dtype {images.dtype}, expected uint8"
     elif labels.shape != (images.shape[0],):
         problem = f"{name}_labels has shape {labels.shape}, expected ({images.shape[0]},)"
+    elif not np.issubdtype(labels.dtype, np.integer):
+        problem = f"{name}_labels holds {labels.dtype} values, expected integers 0-9"
     elif labels.size and (labels.min() < 0 or labels.max() > 9):
         problem = f"{name}_labels has values outside 0-9"
     if problem:
         folder = next(iter(located.paths.values())).parent
-        raise DataError(
+        raise DamagedFileError(
             f"The Dollar Street files in {folder} ({located.source}) are not the expected "
             f"data set: {problem}. Replace them with the files of Zenodo record 10970014."
         )
@@ -132,35 +176,66 @@ def is_standin(obj) -> bool:
 
 
 def _locate_or_standin(dataset: DataSet) -> Located | None:
+    """The located files, or None where a stand-in may take their place (and is announced)."""
     settings = Settings.from_env()
-    located = locate(dataset, settings)
-    if located is not None:
-        return located
-    if settings.strict:
-        raise DataUnavailableError(_unavailable_message(dataset, settings))
-    standins.announce("Stand-in data", standin_note(dataset))
-    return None
+    try:
+        located = locate(dataset, settings)
+    except DownloadError as exc:  # files absent and not downloadable; a corrupt file raises on
+        if settings.allow_standins:
+            standins.announce("Stand-in data", standin_note(dataset, str(exc)))
+            return None
+        raise DataUnavailableError(_unavailable_message(dataset, settings, str(exc))) from exc
+    if located.unverified:
+        names = ", ".join(located.unverified)
+        if settings.strict:
+            raise UnverifiedDataError(
+                f"The {dataset.title} files {names} in {located.source} have no checksum to check "
+                "them against, and DLBOOK_STRICT=1 accepts only verified data. Run "
+                "`python -m dlbook.prefetch` with internet access: it downloads the files and "
+                "writes the checksum the archive publishes beside each one."
+            )
+        standins.announce("Unverified data", unverified_note(dataset, located))
+    return located
 
 
-def _unavailable_message(dataset: DataSet, settings: Settings) -> str:
+def _unavailable_message(dataset: DataSet, settings: Settings, reason: str) -> str:
+    folder = settings.cache_dir / dataset.key
     urls = "\n".join(f"  {f.url}" for f in dataset.files)
-    where = f"the mirror {settings.mirror / dataset.key} or " if settings.mirror else ""
-    return (
-        f"The {dataset.title} data could not be found in {where}the cache "
-        f"{settings.cache_dir / dataset.key}, and could not be downloaded"
-        + (" (DLBOOK_OFFLINE is set)" if settings.offline else "")
-        + f". Its files are:\n{urls}\n"
-        "Connect to the internet, or download them elsewhere with "
-        "`python -m dlbook.prefetch --mirror FOLDER` and point DLBOOK_DATA_MIRROR at FOLDER. "
-        "DLBOOK_STRICT=1 forbids generated stand-in data, so the book stops here."
+    names = ", ".join(f.name for f in dataset.files)
+    mirror = f"the data mirror {settings.mirror / dataset.key}, " if settings.mirror else ""
+    message = (
+        f"The {dataset.title} data is not in {mirror}the cache {folder}, and could not be "
+        f"downloaded: {reason}.\n"
+        "To fix this, either\n"
+        "  1. run this again with internet access (the files are downloaded and verified once), or\n"
+        f"  2. download them where you have internet with `python -m dlbook.prefetch {dataset.key}`, "
+        f"or by hand from\n{urls}\n"
+        f"     and put the files ({names}) into {folder}, or into <folder>/{dataset.key}/ of a\n"
+        "     folder that DLBOOK_DATA_MIRROR names.\n"
+    )
+    if settings.strict:
+        return message + "DLBOOK_STRICT=1 forbids generated stand-in data, so the book stops here."
+    return message + (
+        "(To build the book without the data, set DLBOOK_ALLOW_STANDINS=1: the pages then run on "
+        "generated stand-in data of the same shape, with a note. Not for learning from.)"
     )
 
 
-def standin_note(dataset: DataSet) -> str:
+def standin_note(dataset: DataSet, reason: str = "") -> str:
     """The text of the note shown on a page that runs on stand-in data."""
+    why = f" ({reason})" if reason else ""
     return (
-        f"{dataset.title}: the real files could not be obtained (no network connection and no "
-        "data mirror), so this page runs on a generated stand-in with the same shapes. Every "
-        "number and figure below comes from the stand-in, not from the real data set. "
-        "Run the page with internet access to see the real results."
+        f"{dataset.title}: the real files could not be obtained{why}, so this page runs on a "
+        "generated stand-in with the same shapes. Every number and figure below comes from the "
+        "stand-in, not from the real data set. Run the page with internet access to see the "
+        "real results."
+    )
+
+
+def unverified_note(dataset: DataSet, located: Located) -> str:
+    """The text of the note shown on a page that runs on files it could not verify."""
+    return (
+        f"{dataset.title}: the files {', '.join(located.unverified)} (from the {located.source}) "
+        "have the right shapes, but no checksum was available to prove them intact. Download "
+        "them with `python -m dlbook.prefetch`, which verifies them and records the checksum."
     )

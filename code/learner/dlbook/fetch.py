@@ -1,16 +1,26 @@
 """Getting files onto disk: mirror first, then the local cache, then the canonical URL.
 
-Every file is verified by checksum before anything reads it. A download goes to a ``.part``
-file and is renamed only once it is complete and verified, so an interrupted download never
-leaves a half file where a loader would pick it up. A file whose checksum does not match is
-moved aside (never deleted: someone may want to inspect it) and the download is tried once more.
+Every file is verified by checksum before anything reads it, and the rules fail closed:
+
+- a file that is present but fails its check is an error, whatever else is missing; in the
+  cache it is moved to ``rejected/`` (never deleted: someone may want to inspect it), in the
+  mirror it is left alone and named;
+- a download goes to a ``.part`` file and is renamed only once it is complete and verified;
+  copies (into a mirror, into Keras's cache) go to a temporary name first, so a full disk never
+  leaves a half file where a loader would pick it up;
+- a file whose checksum cannot be known offline (no pinned checksum, no sidecar written when it
+  was downloaded) is reported as unverified, and strict mode refuses it;
+- every failure surfaces as a :class:`DataError` whose message names the file or URL, the cause
+  and what to do.
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -38,31 +48,87 @@ class ChecksumMismatchError(DataError):
 
 
 class DataUnavailableError(DataError):
-    """No real copy could be found and stand-ins are not allowed (strict mode)."""
+    """No real copy could be found and stand-ins are not allowed."""
+
+
+class ConfigurationError(DataError):
+    """An environment variable of the data layer has a value it cannot use."""
+
+
+class UnverifiedDataError(DataError):
+    """Strict mode refuses files whose checksum cannot be checked."""
+
+
+class DamagedFileError(DataError):
+    """A file is present but cannot be read or used (permissions, damaged sidecar, bad content)."""
+
+
+ON = {"1", "true", "yes", "on"}
+OFF = {"", "0", "false", "no", "off"}
+
+
+def flag(name: str, environ=None) -> bool:
+    """The on/off value of an environment variable; anything ambiguous is an error, not "off"."""
+    raw = (os.environ if environ is None else environ).get(name)
+    if raw is None:
+        return False
+    value = raw.strip().lower()
+    if value in ON:
+        return True
+    if value in OFF:
+        return False
+    raise ConfigurationError(
+        f"{name}={raw!r} is neither on ({', '.join(sorted(ON))}) nor off "
+        f"({', '.join(sorted(OFF - {''}))}, or unset). Set {name}=1 or {name}=0."
+    )
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Configuration read once from the environment (see the README)."""
+    """Configuration read once from the environment (see the README's data section)."""
 
     cache_dir: Path
     mirror: Path | None
     strict: bool
     offline: bool
+    allow_standins: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
-        mirror = os.environ.get("DLBOOK_DATA_MIRROR") or None
+        raw = os.environ.get("DLBOOK_DATA_MIRROR", "")
+        mirror = check_mirror(Path(raw).expanduser().resolve()) if raw.strip() else None
+        strict = flag("DLBOOK_STRICT")
         return cls(
             cache_dir=Path(os.environ.get("DLBOOK_DATA_DIR") or default_cache_dir()).expanduser(),
-            mirror=Path(mirror).expanduser().resolve() if mirror else None,
-            strict=_flag("DLBOOK_STRICT"),
-            offline=_flag("DLBOOK_OFFLINE"),
+            mirror=mirror,
+            strict=strict,
+            offline=flag("DLBOOK_OFFLINE"),
+            allow_standins=flag("DLBOOK_ALLOW_STANDINS") and not strict,
         )
 
 
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+def check_mirror(mirror: Path) -> Path:
+    """``mirror`` if it is a readable folder laid out as a mirror; else a ConfigurationError."""
+    layout = "a folder with one sub-folder per data set (weather/, dollar_street/, ...)"
+    if not mirror.exists():
+        problem = "does not exist"
+    elif not mirror.is_dir():
+        problem = "is a file, not a folder"
+    elif not os.access(mirror, os.R_OK | os.X_OK):
+        problem = "cannot be read (permission denied)"
+    elif mirror.name in CATALOG or any(
+        (mirror / f.name).is_file() for ds in CATALOG.values() for f in ds.files
+    ):
+        raise ConfigurationError(
+            f"DLBOOK_DATA_MIRROR={mirror} looks like the folder of one data set. Point it at "
+            f"{layout}: probably {mirror.parent}."
+        )
+    else:
+        return mirror
+    raise ConfigurationError(
+        f"DLBOOK_DATA_MIRROR={mirror} {problem}. Point it at {layout}, or unset it to use the "
+        "cache and the download."
+    )
 
 
 def default_cache_dir() -> Path:
@@ -75,10 +141,30 @@ def default_cache_dir() -> Path:
 
 def file_digest(path: Path, algorithm: str = "sha256") -> str:
     h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(CHUNK), b""):
-            h.update(block)
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(CHUNK), b""):
+                h.update(block)
+    except OSError as exc:
+        raise DamagedFileError(
+            f"Cannot read {path}: {exc.strerror or exc}. Check its permissions, or delete or replace it."
+        ) from exc
     return h.hexdigest()
+
+
+_DIGEST_LENGTH = {"md5": 32, "sha256": 64}
+
+
+def parse_checksum(text: str, where: str) -> tuple[str, str]:
+    """``"md5:ab12…"`` as ``("md5", "ab12…")``; anything else is a DamagedFileError naming ``where``."""
+    algorithm, _, digest = text.strip().partition(":")
+    algorithm, digest = algorithm.lower(), digest.lower()
+    if _DIGEST_LENGTH.get(algorithm) != len(digest) or not re.fullmatch(r"[0-9a-f]+", digest):
+        raise DamagedFileError(
+            f"{where} does not hold a checksum (expected 'md5:<32 hex digits>' or "
+            f"'sha256:<64 hex digits>', found {text.strip()[:80]!r})."
+        )
+    return algorithm, digest
 
 
 def _expected(remote: RemoteFile, sidecar: Path | None = None) -> tuple[str, str] | None:
@@ -88,8 +174,17 @@ def _expected(remote: RemoteFile, sidecar: Path | None = None) -> tuple[str, str
     if remote.md5:
         return "md5", remote.md5
     if sidecar is not None and sidecar.is_file():
-        algorithm, _, digest = sidecar.read_text().strip().partition(":")
-        return algorithm, digest
+        try:
+            text = sidecar.read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            text = f"<unreadable: {exc}>"
+        try:
+            return parse_checksum(text, f"The checksum file {sidecar}")
+        except DamagedFileError as exc:
+            raise DamagedFileError(
+                f"{exc} Delete it together with {sidecar.name.removesuffix('.checksum')}; the next "
+                "run downloads and verifies a fresh copy."
+            ) from None
     return None
 
 
@@ -111,13 +206,22 @@ def zenodo_checksum(record: str, name: str, opener=urllib.request.urlopen) -> tu
     try:
         with opener(url, timeout=TIMEOUT_S) as response:
             meta = json.load(response)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise DownloadError(f"could not read the file list of Zenodo record {record}: {exc}") from exc
-    for entry in meta.get("files", []):
-        if entry.get("key") == name:
-            algorithm, _, digest = entry["checksum"].partition(":")
-            return algorithm, digest
-    raise DownloadError(f"Zenodo record {record} lists no file named {name!r}")
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+        raise DownloadError(f"could not read the file list of Zenodo record {record} ({url}): {exc}") from exc
+    files = meta.get("files") if isinstance(meta, dict) else None
+    if not isinstance(files, list):
+        raise DownloadError(f"the file list of Zenodo record {record} ({url}) is not in the expected format")
+    for entry in files:
+        if isinstance(entry, dict) and entry.get("key") == name:
+            checksum = entry.get("checksum")
+            if not isinstance(checksum, str):
+                break
+            try:
+                return parse_checksum(checksum, f"Zenodo's entry for {name} in record {record}")
+            except DamagedFileError as exc:
+                raise DownloadError(str(exc)) from None
+        # entries for other files are skipped
+    raise DownloadError(f"Zenodo record {record} ({url}) lists no usable checksum for a file named {name!r}")
 
 
 def download(
@@ -130,10 +234,13 @@ def download(
     """Download one file into ``dest_dir`` and verify it; retry once after a bad checksum.
 
     A file that fails verification is moved to ``dest_dir/rejected/`` for inspection.
-    Raises :class:`DownloadError` when the server cannot be reached and
-    :class:`ChecksumMismatchError` when two downloads in a row do not match.
+    Raises :class:`DownloadError` when the file cannot be downloaded (the message names the URL
+    and the cause) and :class:`ChecksumMismatchError` when two downloads in a row do not match.
     """
-    dest_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        dest_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(f"could not create the folder {dest_dir} for {remote.name}: {exc}") from exc
     target = dest_dir / remote.name
     if expected is None:
         expected = _expected(remote)
@@ -144,7 +251,7 @@ def download(
         if verify(part, expected):
             part.replace(target)
             if expected is not None and not (remote.sha256 or remote.md5):
-                _sidecar(target).write_text(f"{expected[0]}:{expected[1]}\n")
+                _write_atomic(_sidecar(target), f"{expected[0]}:{expected[1]}\n")
             return target
         rejected = _set_aside(part, target)
         message = (
@@ -160,7 +267,8 @@ def download(
     )
 
 
-def _set_aside(part: Path, target: Path) -> Path:
+def _set_aside(path: Path, target: Path) -> Path:
+    """Move ``path`` (a bad copy of ``target``) into ``rejected/`` beside ``target``."""
     rejected_dir = target.parent / "rejected"
     rejected_dir.mkdir(exist_ok=True)
     rejected = rejected_dir / f"{target.name}.{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
@@ -168,7 +276,7 @@ def _set_aside(part: Path, target: Path) -> Path:
     while rejected.exists():
         n += 1
         rejected = rejected.with_name(f"{rejected.name}.{n}")
-    part.replace(rejected)
+    path.replace(rejected)
     return rejected
 
 
@@ -198,10 +306,25 @@ def _transfer(url: str, target: Path, progress: bool | None) -> Path:
         part.unlink(missing_ok=True)
         if isinstance(exc, DataError):
             raise
-        if isinstance(exc, (urllib.error.URLError, OSError, ValueError)):
-            raise DownloadError(f"could not download {url}: {exc}") from exc
+        if isinstance(exc, (urllib.error.URLError, OSError, ValueError, http.client.HTTPException)):
+            raise DownloadError(f"could not download {url}: {_cause(exc)}") from exc
         raise
     return part
+
+
+def _cause(exc: BaseException) -> str:
+    """What went wrong, in words: HTTP status, DNS failure, full disk, timeout, dropped transfer."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"the server answered HTTP {exc.code} ({exc.reason})"
+    if isinstance(exc, urllib.error.URLError):
+        return f"the server could not be reached ({exc.reason})"
+    if isinstance(exc, http.client.IncompleteRead):
+        return f"the transfer broke off after {len(exc.partial)} bytes"
+    if isinstance(exc, TimeoutError):
+        return "the server stopped sending data (timed out)"
+    if isinstance(exc, OSError) and exc.errno == 28:
+        return f"the disk is full ({exc})"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _progress_bar(total: int | None, name: str):
@@ -212,10 +335,11 @@ def _progress_bar(total: int | None, name: str):
 
 @dataclass(frozen=True)
 class Located:
-    """Where the files of a data set were found."""
+    """Where the files of a data set were found, and which of them could not be verified."""
 
     paths: dict[str, Path]
     source: str  # "mirror", "cache" or "download"
+    unverified: tuple[str, ...] = ()  # files with no checksum known offline
 
 
 def locate(
@@ -224,68 +348,103 @@ def locate(
     *,
     progress: bool | None = None,
     dest_dir: Path | None = None,
-) -> Located | None:
+) -> Located:
     """Find every file of ``dataset``: mirror, then cache, then download into the cache.
 
-    Returns ``None`` when the files are in neither place and cannot be downloaded; the caller
-    decides whether a stand-in may take their place. A file that exists but is corrupt is an
-    error, never a silent fallback.
+    Raises :class:`DownloadError` (with the URL and the cause) when some files are in neither
+    place and cannot be downloaded; the caller decides whether a stand-in may take their place.
+    A file that is present but fails its check raises :class:`ChecksumMismatchError` (or another
+    :class:`DataError`) before anything is downloaded: a corrupt file is never papered over.
     """
     if isinstance(dataset, str):
         dataset = CATALOG[dataset]
     settings = settings or Settings.from_env()
     if settings.mirror is not None:
-        found = _from_folder(dataset, settings.mirror / dataset.key, where="mirror")
-        if found is not None:
-            return Located(found, "mirror")
+        found, missing, unverified = _scan(dataset, settings.mirror / dataset.key, where="mirror")
+        if not missing:
+            return Located(found, "mirror", unverified)
     cache = dest_dir or settings.cache_dir / dataset.key
-    found = _from_folder(dataset, cache, where="cache")
-    if found is not None:
-        return Located(found, "cache")
+    found, missing, unverified = _scan(dataset, cache, where="cache")
+    if not missing:
+        return Located(found, "cache", unverified)
+    names = ", ".join(r.name for r in missing)
     if settings.offline:
-        return None
-    paths = {}
-    try:
-        for remote in dataset.files:
-            target = cache / remote.name
-            if target.is_file() and verify(target, _expected(remote, _sidecar(target))):
-                paths[remote.name] = target
-            else:
-                paths[remote.name] = download(remote, cache, progress=progress)
-    except DownloadError:
-        return None
-    return Located(paths, "download")
+        raise DownloadError(f"{names} not in the mirror or the cache, and DLBOOK_OFFLINE is set")
+    for remote in missing:
+        found[remote.name] = download(remote, cache, progress=progress)
+    return Located(found, "download", unverified)
 
 
-def _from_folder(dataset: DataSet, folder: Path, *, where: str) -> dict[str, Path] | None:
-    """All files of ``dataset`` from ``folder`` if every one is there and verified."""
-    paths = {r.name: folder / r.name for r in dataset.files}
-    if not all(p.is_file() for p in paths.values()):
-        return None
+def _scan(dataset: DataSet, folder: Path, *, where: str) -> tuple[dict[str, Path], list[RemoteFile], tuple]:
+    """Check every file of ``dataset`` present in ``folder``; return (verified, missing, unverified).
+
+    A present file that fails its check is an error. In the cache it is moved to ``rejected/``
+    first, so that the next run downloads a fresh copy; the mirror is never modified.
+    """
+    found, missing, unverified = {}, [], []
     for remote in dataset.files:
-        path = paths[remote.name]
-        if not verify(path, _expected(remote, _sidecar(path))):
+        path = folder / remote.name
+        if not path.is_file():
+            missing.append(remote)
+            continue
+        expected = _expected(remote, _sidecar(path))
+        if verify(path, expected):
+            found[remote.name] = path
+            if expected is None:
+                unverified.append(remote.name)
+            continue
+        if where == "mirror":
             raise ChecksumMismatchError(
-                f"{path} (in the data {where}) does not match the published checksum of "
-                f"{remote.name}. Delete or replace that file"
-                + (" or unset DLBOOK_DATA_MIRROR" if where == "mirror" else "")
-                + "; the loader will then download a fresh copy."
+                f"{path} (in the data mirror) does not match the published {expected[0]} checksum "
+                f"of {remote.name}. Delete or replace it with a verified copy (python -m "
+                "dlbook.prefetch --mirror FOLDER writes one), or unset DLBOOK_DATA_MIRROR."
             )
-    return paths
+        try:
+            kept = _set_aside(path, path)
+            where_kept = f"it was moved to {kept} for inspection; run again to download a fresh copy."
+        except OSError as exc:
+            where_kept = f"it could not be moved aside ({exc}); delete it and run again."
+        raise ChecksumMismatchError(
+            f"{path} (in the cache) does not match the published {expected[0]} checksum of "
+            f"{remote.name}: {where_kept}"
+        )
+    return found, missing, tuple(unverified)
+
+
+def _write_atomic(target: Path, text: str) -> None:
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def copy_atomic(source: Path, target: Path) -> Path:
+    """Copy ``source`` to ``target`` through a temporary name: ``target`` is whole or absent."""
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, tmp)
+        tmp.replace(target)
+    except OSError as exc:
+        raise DamagedFileError(f"Could not copy {source} to {target}: {_cause(exc)}.") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
 
 
 def copy_to(dataset: DataSet | str, located: Located, folder: Path) -> list[Path]:
-    """Copy located files into ``folder/<dataset key>/`` (to build a mirror)."""
+    """Copy located files (and their checksum sidecars) into ``folder/<dataset key>/``."""
     if isinstance(dataset, str):
         dataset = CATALOG[dataset]
     out = folder / dataset.key
-    out.mkdir(parents=True, exist_ok=True)
     copied = []
     for name, path in located.paths.items():
         target = out / name
         if path.resolve() != target.resolve():
-            shutil.copy2(path, target)
+            copy_atomic(path, target)
             if _sidecar(path).is_file():
-                shutil.copy2(_sidecar(path), _sidecar(target))
+                copy_atomic(_sidecar(path), _sidecar(target))
         copied.append(target)
     return copied

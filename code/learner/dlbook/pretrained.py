@@ -12,12 +12,20 @@ It returns ``None`` when the weights cannot be had and stand-ins are allowed.
 from __future__ import annotations
 
 import os
-import shutil
+import tempfile
 from pathlib import Path
 
 from . import standins
 from .catalog import DENSENET121
-from .fetch import ChecksumMismatchError, DataUnavailableError, Settings, locate, verify
+from .fetch import (
+    ChecksumMismatchError,
+    DataUnavailableError,
+    DownloadError,
+    Settings,
+    copy_atomic,
+    locate,
+    verify,
+)
 
 
 class CorruptWeightsError(ChecksumMismatchError):
@@ -25,16 +33,26 @@ class CorruptWeightsError(ChecksumMismatchError):
 
 
 def keras_models_dir() -> Path:
-    """The folder where Keras caches downloaded weights."""
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return Path(home) / "models"
+    """The folder where Keras caches downloaded weights.
+
+    As Keras decides it: ``$KERAS_HOME/models``, else ``~/.keras/models``, and when the home
+    folder cannot be written, ``<temporary folder>/.keras/models``.
+    """
+    if os.environ.get("KERAS_HOME"):
+        return Path(os.environ["KERAS_HOME"]) / "models"
+    home = Path(os.path.expanduser("~")) / ".keras"
+    writable = os.access(home, os.W_OK) if home.exists() else os.access(home.parent, os.W_OK)
+    if not writable:
+        home = Path(tempfile.gettempdir()) / ".keras"
+    return home / "models"
 
 
 def densenet121_weights(settings: Settings | None = None) -> str | None:
     """Path to DenseNet121's ImageNet weights (no top), or ``None`` to use a stand-in base.
 
     Raises :class:`CorruptWeightsError` when a cached file fails its checksum, and
-    :class:`DataUnavailableError` when the weights cannot be had and ``DLBOOK_STRICT=1``.
+    :class:`DataUnavailableError` when the weights cannot be had and stand-ins are not allowed
+    (``DLBOOK_ALLOW_STANDINS`` unset, or ``DLBOOK_STRICT=1``).
     """
     settings = settings or Settings.from_env()
     remote = DENSENET121.files[0]
@@ -47,20 +65,26 @@ def densenet121_weights(settings: Settings | None = None) -> str | None:
                 f"match {remote.md5}). Delete it; the next run will download or copy a fresh one."
             )
         return str(cached)
-    located = locate(DENSENET121, settings, dest_dir=keras_models_dir())
-    if located is None:
-        if settings.strict:
-            raise DataUnavailableError(
-                f"The DenseNet121 ImageNet weights are not in {keras_models_dir()}, not in the "
-                "data mirror and could not be downloaded from\n  " + remote.url + "\n"
-                "Download them with `python -m dlbook.prefetch`, or unset DLBOOK_STRICT to let "
-                "the page use a stand-in base."
+    try:
+        located = locate(DENSENET121, settings, dest_dir=keras_models_dir())
+    except DownloadError as exc:
+        if settings.allow_standins:
+            return None
+        raise DataUnavailableError(
+            f"The DenseNet121 ImageNet weights are not in {keras_models_dir()} or the data mirror, "
+            f"and could not be downloaded: {exc}.\nTo fix this, either\n"
+            "  1. run this again with internet access (Keras keeps the file for later runs), or\n"
+            "  2. download it where you have internet with `python -m dlbook.prefetch densenet121`, "
+            f"or by hand from\n  {remote.url}\n     and put it into {keras_models_dir()}.\n"
+            + (
+                "DLBOOK_STRICT=1 forbids the random-weights stand-in."
+                if settings.strict
+                else "(DLBOOK_ALLOW_STANDINS=1 lets the book's build use random weights instead.)"
             )
-        return None
+        ) from exc
     path = located.paths[remote.name]
     if path.resolve() != cached.resolve():
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, cached)
+        copy_atomic(path, cached)
     return str(cached)
 
 
@@ -83,8 +107,8 @@ def prepare_densenet121(settings: Settings | None = None) -> bool:
     Puts the verified ImageNet weights into Keras's cache (from the data mirror or a download),
     where Keras finds them, and returns True. When they cannot be had and stand-ins are allowed,
     makes that call build the network with random weights, shows a note saying so, and returns
-    False. The book's build calls this in a cell the reader does not see; a learner online
-    needs none of it, Keras downloads the weights itself.
+    False (only where ``DLBOOK_ALLOW_STANDINS=1``; otherwise the missing weights are an error
+    that says how to get them). A learner online needs none of it: Keras downloads the weights.
     """
     if densenet121_weights(settings) is not None:
         return True

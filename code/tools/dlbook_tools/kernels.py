@@ -1,6 +1,10 @@
 """Sphinx extension: every notebook kernel that the build starts imports TensorFlow once,
 with its C++ start-up notices muted (``ipython_startup/``), so that no cell output carries
 log noise and ``nb_output_stderr: warn`` can treat any stderr output as a build error.
+
+The build's kernels may also use generated stand-in data where the real data cannot be had
+(``DLBOOK_ALLOW_STANDINS=1``, each use announced on its page); a learner's own kernel may not,
+and ``DLBOOK_STRICT=1`` (publishing) forbids them here too.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ def prepare_kernels(app: Sphinx) -> None:
     os.environ["IPYTHONDIR"] = str(ipython_dir)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    os.environ.setdefault("DLBOOK_ALLOW_STANDINS", "1")
 
 
 def setup(app: Sphinx) -> dict:
