@@ -12,6 +12,9 @@ import errno
 import hashlib
 import io
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +31,7 @@ from dlbook.fetch import (
     Settings,
     UnverifiedDataError,
 )
-from http_server import ChunkedDrop, LocalServer, Status
+from http_server import ChunkedDrop, LocalServer, Status, Trickle
 
 pytestmark = pytest.mark.usefixtures("isolated_data_env")
 
@@ -418,3 +421,59 @@ def test_every_error_class_is_a_data_error():
         UnverifiedDataError,
     ):
         assert issubclass(error, DataError)
+
+
+# --- case 6: two processes load the same file into an empty cache --------------------------------
+
+CONCURRENT = """
+import sys
+from pathlib import Path
+from dlbook import fetch
+from dlbook.catalog import DataSet, RemoteFile
+url, sha, cache = sys.argv[1:4]
+dataset = DataSet("testset", "Test data", (RemoteFile("blob.bin", url, sha256=sha),), "-", "-", "-")
+settings = fetch.Settings(cache_dir=Path(cache), mirror=None, strict=False, offline=False)
+print(fetch.locate(dataset, settings, progress=False).paths["blob.bin"])
+"""
+
+
+def test_6_two_processes_downloading_the_same_file_both_end_with_one_verified_file(server, tmp_path):
+    body = GOOD[:3000]
+    url = server.serve("/blob.bin", Trickle(body, delay=0.0005))  # slow enough to overlap
+    cache = tmp_path / "cache"
+    command = [sys.executable, "-c", CONCURRENT, url, hashlib.sha256(body).hexdigest(), str(cache)]
+    procs = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in (1, 2)
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+
+    for proc, (out, err) in zip(procs, results, strict=True):
+        assert proc.returncode == 0, err
+        assert out.strip() == str(cache / "testset" / "blob.bin")
+    assert server.hits["/blob.bin"] == 2, "both really downloaded at the same time"
+    assert (cache / "testset" / "blob.bin").read_bytes() == body
+    assert sorted(p.name for p in (cache / "testset").iterdir()) == ["blob.bin"], "no leftovers"
+
+
+# --- case 9: a total time limit and a minimum rate -----------------------------------------------
+
+
+def test_9_a_trickling_server_hits_the_total_time_limit(server, tmp_path, monkeypatch):
+    url = server.serve("/blob.bin", Trickle(GOOD[:400], delay=0.02))  # 8 s at full length
+    monkeypatch.setattr(fetch, "TOTAL_LIMIT_S", 0.5)
+    monkeypatch.setattr(fetch, "GRACE_S", 100)
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match=r"total time limit of 0\.5 s") as info:
+        fetch.download(RemoteFile("blob.bin", url), tmp_path / "dl", progress=False)
+    assert time.monotonic() - start < 5
+    assert url in str(info.value)
+    assert list((tmp_path / "dl").iterdir()) == []
+
+
+def test_9_a_trickling_server_falls_below_the_minimum_rate(server, tmp_path, monkeypatch):
+    url = server.serve("/blob.bin", Trickle(GOOD[:400], delay=0.02))  # about 50 bytes/s
+    monkeypatch.setattr(fetch, "GRACE_S", 0.3)
+    monkeypatch.setattr(fetch, "MIN_RATE", 1000)
+    with pytest.raises(DownloadError, match="minimum rate of 1000 bytes/s"):
+        fetch.download(RemoteFile("blob.bin", url), tmp_path / "dl", progress=False)
+    assert list((tmp_path / "dl").iterdir()) == []

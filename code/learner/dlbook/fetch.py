@@ -5,7 +5,9 @@ Every file is verified by checksum before anything reads it, and the rules fail 
 - a file that is present but fails its check is an error, whatever else is missing; in the
   cache it is moved to ``rejected/`` (never deleted: someone may want to inspect it), in the
   mirror it is left alone and named;
-- a download goes to a ``.part`` file and is renamed only once it is complete and verified;
+- a download (by pooch, under a name of the downloading process's own) is renamed onto the
+  real name only once it is complete and verified, and must finish within a total time limit
+  at a minimum average rate;
   copies (into a mirror, into Keras's cache) go to a temporary name first, so a full disk never
   leaves a half file where a loader would pick it up;
 - a file whose checksum cannot be known offline (no pinned checksum, no sidecar written when it
@@ -249,7 +251,7 @@ def download(
     for attempt in (1, 2):
         part = _transfer(remote.url, target, progress)
         if verify(part, expected):
-            part.replace(target)
+            part.replace(target)  # atomic: a concurrent process replaces it with the same bytes
             if expected is not None and not (remote.sha256 or remote.md5):
                 _write_atomic(_sidecar(target), f"{expected[0]}:{expected[1]}\n")
             return target
@@ -281,35 +283,78 @@ def _set_aside(path: Path, target: Path) -> Path:
 
 
 def _transfer(url: str, target: Path, progress: bool | None) -> Path:
-    """Stream ``url`` into ``target.part``; remove the partial file on any failure."""
-    part = target.with_name(target.name + ".part")
+    """Download ``url`` next to ``target`` under a name of this process's own; return its path.
+
+    pooch does the transfer's bookkeeping: it streams into a temporary file in the same folder
+    and renames it only when the transfer completed, removing it otherwise. The name is
+    per process, so two processes that download the same file never write into each other's
+    copy; each verifies its own and renames it onto ``target`` (an atomic replace).
+    """
+    import pooch
+
+    name = f".{target.name}.{os.getpid()}.download"
+    (target.parent / name).unlink(missing_ok=True)  # left by a crashed process of the same id
     if progress is None:
         progress = sys.stderr.isatty()
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")  # pooch would announce every download and print its hash
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(part, "wb") as out:
+        path = pooch.retrieve(url, None, fname=name, path=target.parent, downloader=_Downloader(progress))
+    except DataError:
+        raise
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+        raise DownloadError(f"could not download {url}: {_cause(exc)}") from exc
+    finally:
+        logger.setLevel(level)
+    return Path(path)
+
+
+# A download must finish within TOTAL_LIMIT_S and, once GRACE_S have passed, keep an average of
+# at least MIN_RATE bytes per second; each read may wait TIMEOUT_S. A server that trickles a
+# byte every few seconds passes every read's timeout, but not these.
+TOTAL_LIMIT_S = 30 * 60
+MIN_RATE = 10_000
+GRACE_S = 30
+
+
+class _Downloader:
+    """pooch's downloader protocol: fetch ``url`` into ``output_file``, within the time limits."""
+
+    def __init__(self, progress: bool):
+        self.progress = progress
+
+    def __call__(self, url: str, output_file, pooch_instance=None, check_only: bool = False) -> None:
+        start = time.monotonic()
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(output_file, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0) or None
-            bar = _progress_bar(total, target.name) if progress else None
+            bar = _progress_bar(total, Path(url).name) if self.progress else None
             received = 0
-            while True:
-                block = response.read(CHUNK)
-                if not block:
-                    break
+            while block := response.read1(CHUNK):  # whatever has arrived, at most CHUNK
                 out.write(block)
                 received += len(block)
                 if bar is not None:
                     bar.update(len(block))
+                _check_pace(url, received, total, time.monotonic() - start)
             if bar is not None:
                 bar.close()
         if total is not None and received != total:
             raise DownloadError(f"the download of {url} stopped after {received} of {total} bytes")
-    except BaseException as exc:
-        part.unlink(missing_ok=True)
-        if isinstance(exc, DataError):
-            raise
-        if isinstance(exc, (urllib.error.URLError, OSError, ValueError, http.client.HTTPException)):
-            raise DownloadError(f"could not download {url}: {_cause(exc)}") from exc
-        raise
-    return part
+
+
+def _check_pace(url: str, received: int, total: int | None, elapsed: float) -> None:
+    of = f" of {total}" if total else ""
+    if elapsed > TOTAL_LIMIT_S:
+        raise DownloadError(
+            f"the download of {url} hit the total time limit of {TOTAL_LIMIT_S:g} s after "
+            f"{received}{of} bytes; try again later, or fetch the file elsewhere (python -m dlbook.prefetch)"
+        )
+    if elapsed > GRACE_S and received / elapsed < MIN_RATE:
+        raise DownloadError(
+            f"the download of {url} fell below the minimum rate of {MIN_RATE:g} bytes/s "
+            f"({received}{of} bytes in {elapsed:.0f} s); try again later, or fetch the file elsewhere "
+            "(python -m dlbook.prefetch)"
+        )
 
 
 def _cause(exc: BaseException) -> str:
