@@ -246,3 +246,18 @@ def test_exercises_and_figures_are_numbered_within_their_episode(built_book, doc
         expected = [f"{episode}.{i}" for i in range(1, len(numbers) + 1)]
         assert numbers == expected, kind
     assert re.findall(r'<span class="caption-number">Exercise ', html), "the episode has exercises"
+
+
+@pytest.mark.slow
+def test_the_build_leaves_the_source_tree_clean(built_book):
+    """Pages run in a temporary folder: saved models and diagrams never land in book/."""
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--ignored", "--untracked-files=all", "book"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    if status.returncode != 0:
+        pytest.skip("not a git checkout")
+    written = [line for line in status.stdout.splitlines() if line[:2] in ("??", "!!")]
+    assert written == [], "files the build wrote into the sources (untracked or ignored)"

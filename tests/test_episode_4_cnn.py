@@ -133,7 +133,8 @@ def test_whole_page_runs_unchanged_on_real_format_files(tmp_path, monkeypatch, n
     monkeypatch.setattr(plt, "show", lambda *args, **kwargs: plt.close("all"))
     fit = keras.Model.fit
     monkeypatch.setattr(keras.Model, "fit", lambda self, *a, **kw: fit(self, *a, **{**kw, "epochs": 1}))
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the saved model lands in tmp_path
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the tuner's folder lands in tmp_path
+    monkeypatch.chdir(tmp_path)  # and the saved model, which the page writes next to itself
 
     from IPython.core.interactiveshell import InteractiveShell
 

@@ -49,12 +49,17 @@ def test_visible_cells_hold_no_asserts_or_import_guards(doc):
         assert "find_spec" not in source, f"an import guard in view:\n{source}"
 
 
+def _python(source: str) -> str:
+    """The cell without IPython magics and shell lines, which are not Python."""
+    return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+
+
 def _bound_names(source: str) -> set[str]:
     """Names a cell binds at top level: assignments, imports, function and class definitions."""
     import ast
 
     names = set()
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(ast.parse(_python(source))):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -67,9 +72,8 @@ def _bound_names(source: str) -> set[str]:
 def _loaded_names(source: str) -> set[str]:
     import ast
 
-    return {
-        n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-    }
+    tree = ast.parse(_python(source))
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
 @pytest.mark.parametrize("doc", sorted(PAGES))

@@ -28,6 +28,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -290,7 +291,11 @@ def _transfer(url: str, target: Path, progress: bool | None) -> Path:
     per process, so two processes that download the same file never write into each other's
     copy; each verifies its own and renames it onto ``target`` (an atomic replace).
     """
-    import pooch
+    with warnings.catch_warnings():
+        # pooch imports tqdm.auto, which warns inside a Jupyter kernel without ipywidgets (on
+        # stderr, in the learner's cell); pooch's own progress bar is not used here anyway.
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        import pooch
 
     name = f".{target.name}.{os.getpid()}.download"
     (target.parent / name).unlink(missing_ok=True)  # left by a crashed process of the same id
