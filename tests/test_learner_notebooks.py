@@ -252,6 +252,7 @@ def test_notebooks_branch_holds_the_notebooks_and_the_learner_environment(tmp_pa
     assert requirements.startswith(_learner_requirements())
     assert requirements.rstrip().endswith("@0123abc#subdirectory=code/learner")
     assert (branch / "apt.txt").read_text() == (REPO / "apt.txt").read_text()
+    assert (branch / "runtime.txt").read_text() == (REPO / "runtime.txt").read_text()
     assert "0123abc" in (branch / "README.md").read_text()
     with pytest.raises(FileNotFoundError, match="build the book first"):
         notebooks.branch_files(tmp_path / "nothing", tmp_path / "other", notebooks.repository_url(), "x")

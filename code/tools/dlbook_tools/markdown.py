@@ -344,7 +344,7 @@ class NotebookRenderer:
         if tags:
             cell.metadata["tags"] = tags
         if hidden:
-            cell = _collapse(cell, "Code behind the output below (double-click to show it)")
+            cell = _collapse(cell, "Code hidden on the book's page (double-click to show it)")
         yield cell
         for figure in node.findall(nodes.figure):
             captions = [c for c in figure.children if isinstance(c, nodes.caption)]

@@ -308,8 +308,8 @@ def branch_files(built: Path, target: Path, repo_url: str, rev: str) -> list[Pat
     """Fill ``target`` with what the notebooks branch holds; return the notebooks copied.
 
     The notebooks of ``built/_build/notebooks`` at their page paths, the learner environment
-    (``requirements.txt`` with the helper package pinned to ``rev``, ``apt.txt``) for Binder,
-    and a README that says where they come from.
+    for Binder (``requirements.txt`` with the helper package pinned to ``rev``, ``apt.txt``,
+    ``runtime.txt``), and a README that says where they come from.
     """
     source = built / "_build" / "notebooks"
     notebooks = sorted(source.rglob("*.ipynb"))
@@ -324,7 +324,8 @@ def branch_files(built: Path, target: Path, repo_url: str, rev: str) -> list[Pat
         copied.append(dest)
     requirements = LEARNER_REQUIREMENTS.read_text() + f"\n{helper_requirement(repo_url, rev)}\n"
     (target / "requirements.txt").write_text(requirements)
-    shutil.copyfile(REPO / "apt.txt", target / "apt.txt")
+    for name in ("apt.txt", "runtime.txt"):  # Graphviz for plot_model; the Python the book uses
+        shutil.copyfile(REPO / name, target / name)
     (target / "README.md").write_text(BRANCH_README.format(rev=rev, repo_url=repo_url))
     return copied
 
