@@ -462,7 +462,9 @@ def learner_env(tmp: Path) -> dict[str, str]:
         KERAS_HOME=str(tmp / "keras"),
         MPLBACKEND="Agg",
         HOME=str(tmp / "home"),
+        MPLCONFIGDIR=str(tmp / "matplotlib"),  # never the real home's font cache
     )
+    (tmp / "home").mkdir(exist_ok=True)
     if MIRROR.is_dir():
         env["DLBOOK_DATA_MIRROR"] = str(MIRROR)
     # No network here and no Dollar Street or DenseNet files in the mirror: episodes 4 and 5 can
@@ -521,14 +523,15 @@ def test_colab_cell_then_episode_2_run_where_only_colabs_packages_are(built_book
     (site / "google" / "colab").mkdir(parents=True)
     (site / "google" / "colab" / "__init__.py").write_text('"""Stand-in for Colab\'s own package."""\n')
     (site / "fake_colab.pth").write_text("import google.colab\n")
-    check = subprocess.run([str(python), "-c", "import dlbook"], capture_output=True)
+    env = learner_env(tmp_path)
+    check = subprocess.run([str(python), "-c", "import dlbook"], capture_output=True, env=env)
     assert check.returncode != 0, "the Colab environment must not hold the book's helpers yet"
 
-    env = learner_env(tmp_path)
     env["DLBOOK_PACKAGE"] = str(learner_package(tmp_path))  # the documented override: a checkout
     start = time.perf_counter()
     notebook = built_book.root / "_build" / "notebooks" / "book" / "episodes" / "2-keras.ipynb"
     result = run_notebook(python, notebook, tmp_path / "work", env)
     print(f"episode 2 on the Colab stand-in: {time.perf_counter() - start:.1f} s, install included")
     assert result["error"] is None, result["error"]
-    assert subprocess.run([str(python), "-c", "import dlbook"], capture_output=True).returncode == 0
+    installed = subprocess.run([str(python), "-c", "import dlbook"], capture_output=True, env=env)
+    assert installed.returncode == 0

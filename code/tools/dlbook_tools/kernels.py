@@ -30,6 +30,9 @@ def prepare_kernels(app: Sphinx) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     os.environ.setdefault("DLBOOK_ALLOW_STANDINS", "1")
+    # Matplotlib's font cache of its own: a cache in the user's home that another installation
+    # wrote (one since deleted, say) makes Matplotlib print "findfont" warnings on stderr.
+    os.environ.setdefault("MPLCONFIGDIR", str(Path(app.outdir).parent / ".matplotlib"))
 
 
 def setup(app: Sphinx) -> dict:
