@@ -8,8 +8,8 @@ pages, the copy-link buttons and screenshots for a person to look at.
 Needs ``/usr/bin/chromium`` (``apt-get install chromium``; ``make test`` installs it as root),
 the ``playwright`` Python package (requirements.txt; it drives the system Chromium, no browser
 download) and ``node_modules/axe-core`` (``npm ci``). Without them these tests skip and say
-which one is missing. Requests that leave 127.0.0.1 (the MathJax CDN, say) are answered
-with an empty response: the tests must not depend on the network.
+which one is missing. Requests that leave 127.0.0.1 are answered with an empty response: the
+tests must not depend on the network, and neither must the book (MathJax comes with the site).
 
 Writes ``artifacts/axe-report.json`` (per-page axe summary) and
 ``artifacts/screenshots/*.png``. ``DLBOOK_TEST_TOC`` names another table of contents than
@@ -351,7 +351,7 @@ def test_every_image_has_alt_text(visits, docname):
 
 
 def test_pages_request_nothing_outside_the_site_but_known_cdns(visits):
-    allowed = ("https://cdn.jsdelivr.net/npm/mathjax", "https://unpkg.com/thebe")
+    allowed = ("https://unpkg.com/thebe",)  # only once a reader starts live code
     stray = {d: [u for u in v.external if not u.startswith(allowed)] for d, v in visits.items()}
     assert not {d: u for d, u in stray.items() if u}
 
@@ -487,3 +487,48 @@ def test_a_renamed_anchor_lands_on_its_new_place(browser, site):
     page.goto(f"{site}{page_name}.html#moved-away")
     page.wait_for_url(f"{site}{other}.html#top", timeout=5000)
     context.close()
+
+
+MATH_PAGE = "book/episodes/1-introduction"  # inline and display formulas
+
+
+def rendered_formulas(page) -> dict:
+    """How many formulas MathJax has typeset, and which ``.math`` elements still show TeX."""
+    page.wait_for_selector("mjx-container", timeout=15_000)
+    page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+    page.evaluate("() => MathJax.startup.promise")
+    return page.evaluate(
+        """() => ({
+          typeset: document.querySelectorAll('mjx-container').length,
+          math: document.querySelectorAll('.math').length,
+          raw: [...document.querySelectorAll('.math')]
+                 .filter(e => !e.querySelector('mjx-container'))
+                 .map(e => e.textContent.slice(0, 40)),
+        })"""
+    )
+
+
+def test_formulas_render_without_the_network(browser, site, built_book):
+    """Every request outside the site is refused, and MathJax still typesets every formula."""
+    assert MATH_PAGE in PAGES and "\\(" in built_book.html(MATH_PAGE), "the page has formulas"
+    context = new_context(browser, site)
+    page = context.new_page()
+    outside = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(site) else None)
+    page.goto(site + MATH_PAGE + ".html", wait_until="load")
+    result = rendered_formulas(page)
+    context.close()
+    assert result["math"] >= 5 and result["raw"] == []
+    assert result["typeset"] >= result["math"]
+    assert not [u for u in outside if "mathjax" in u.lower()]
+
+
+def test_formulas_render_from_the_build_folder_opened_as_files(browser, built_book):
+    """A reader who opens _build/html/... straight from disk (file://) sees formulas too."""
+    context = browser.new_context(viewport=DESKTOP)
+    context.route("http*://**/*", lambda route: route.abort())  # offline
+    page = context.new_page()
+    page.goto((built_book.html_dir / f"{MATH_PAGE}.html").as_uri(), wait_until="load")
+    result = rendered_formulas(page)
+    context.close()
+    assert result["math"] >= 5 and result["raw"] == []
