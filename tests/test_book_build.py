@@ -7,6 +7,7 @@ that a failing cell fails the build and that the cache re-executes only what cha
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -261,3 +262,32 @@ def test_the_build_leaves_the_source_tree_clean(built_book):
         pytest.skip("not a git checkout")
     written = [line for line in status.stdout.splitlines() if line[:2] in ("??", "!!")]
     assert written == [], "files the build wrote into the sources (untracked or ignored)"
+
+
+@pytest.mark.slow
+def test_mathjax_is_served_from_the_site_not_a_cdn(built_book):
+    """Formulas must render offline: every page loads MathJax from _static/mathjax/."""
+    assert (built_book.html_dir / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    html = built_book.html("book/episodes/1-introduction")
+    assert re.search(r'<script[^>]+src="(\.\./)+_static/mathjax/tex-chtml\.js', html)
+    for path in built_book.html_dir.rglob("*.html"):
+        assert "cdn.jsdelivr.net/npm/mathjax" not in path.read_text(), path
+
+
+def test_build_kernels_import_tensorflow_quietly_and_only_when_a_page_needs_it():
+    """The kernels' start-up script: no TensorFlow import up front (pages without Keras start
+    seconds faster); the first `import keras` runs with TensorFlow's C++ notices muted."""
+    startup = REPO / "code/tools/dlbook_tools/ipython_startup/00-quiet-tensorflow.py"
+    script = (
+        f"exec(open({str(startup)!r}).read())\n"
+        "import sys\n"
+        "import numpy, pandas\n"
+        "assert 'tensorflow' not in sys.modules\n"
+        "import keras\n"
+        "print(keras.ops.sum(keras.ops.ones(3)))\n"
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert "3.0" in done.stdout
