@@ -105,6 +105,30 @@ def test_every_syllabus_exercise_is_there_with_a_dropdown_solution(source):
     check_exercise_sources(source, EXERCISES)
 
 
+def test_build_cnn_is_taught_here_and_kept_identical_in_the_helper_package(notebook):
+    """Episode 4 writes build_cnn out; episode 5 imports the package's copy to use as baseline."""
+    import inspect
+
+    from dlbook import models
+
+    cells = [c.source for c in notebook.cells if c.cell_type == "code"]
+    taught = [c for c in cells if c.lstrip().startswith("def build_cnn(")]
+    assert len(taught) == 1, "episode 4 defines build_cnn in one visible cell"
+    assert taught[0].strip() == inspect.getsource(models.build_cnn).strip()
+    episode_5 = (PAGE.parent / "5-transfer-learning.md").read_text()
+    assert "from dlbook.models import build_cnn" in episode_5 and "def build_cnn" not in episode_5
+    assert "build_cnn(dropout_rate=0.5)" in episode_5  # the final model of this episode
+
+
+def test_dropout_sweep_uses_early_stopping_and_picks_on_the_best_validation_loss(notebook):
+    cells = [c.source for c in notebook.cells if c.cell_type == "code"]
+    trainer = next(c for c in cells if c.lstrip().startswith("def train_with_early_stopping("))
+    assert 'EarlyStopping(monitor="val_loss"' in trainer and "restore_best_weights=True" in trainer
+    sweep = next(c for c in cells if "train_with_early_stopping(rate)" in c)
+    assert 'min(history.history["val_loss"])' in sweep
+    assert 'best_rate = float(sweep.loc[sweep["best validation loss"].idxmin()' in sweep
+
+
 @pytest.mark.slow  # runs every cell of the page (about 30 s)
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # raised inside keras_tuner and keras
 def test_whole_page_runs_unchanged_on_real_format_files(tmp_path, monkeypatch, notebook):
@@ -239,9 +263,38 @@ def test_glued_results_are_consistent_and_in_range(built_book):
     assert glued("final_val_acc") == glued("dropout_val_acc")
     assert glued("pool_vs_chance") == ("above" if glued("pool_val_acc") > 10 else "not above")
     assert glued("best_rate") in (0.0, 0.25, 0.5, 0.75)
+    assert 1 <= glued("best_rate_epochs") <= 20
     assert glued("n_trials") == 4  # the 2 x 2 grid
     assert glued("tuner_best_acc") >= glued("tuner_worst_acc")
     assert 0 <= glued("grid_right") <= 10
+
+
+@pytest.mark.slow
+def test_sweep_table_shown_to_the_reader_agrees_with_the_glued_verdict(built_book):
+    """The best and worst rate the prose names are the ones in the table the solution prints."""
+    import pandas as pd
+
+    cell = next(
+        c
+        for c in built_book.notebook(DOC).cells
+        if c.cell_type == "code" and "train_with_early_stopping(rate)" in c.source
+    )
+    text = next(o["data"]["text/plain"] for o in cell.outputs if "data" in o)
+    rows = [line.split() for line in text.splitlines()[1:]]
+    table = pd.DataFrame(
+        {
+            "rate": [float(r[1]) for r in rows],
+            "loss": [float(r[2]) for r in rows],
+            "epochs": [int(r[3]) for r in rows],
+        }
+    )
+    assert list(table["rate"]) == [0.0, 0.25, 0.5, 0.75]
+    glued = lambda name: built_book.glued_value(DOC, name)  # noqa: E731
+    assert table.loc[table["loss"].idxmin(), "rate"] == glued("best_rate")
+    assert table.loc[table["loss"].idxmax(), "rate"] == glued("worst_rate")
+    assert table["loss"].min() == pytest.approx(glued("best_rate_loss"), abs=1e-4)
+    assert table["epochs"].between(1, 20).all()  # max_epochs=20
+    assert table.loc[table["loss"].idxmin(), "epochs"] == glued("best_rate_epochs")
 
 
 @pytest.mark.slow

@@ -207,6 +207,28 @@ def test_glued_parameter_counts_match_a_recount(built_book):
 
 
 @pytest.mark.slow
+def test_baseline_is_episode_4s_final_network(built_book):
+    """Same architecture (parameter count by formula) and the epochs of episode 4's final model."""
+
+    def conv(k, c_in, c_out):
+        return (k * k * c_in + 1) * c_out
+
+    def dense(n_in, n_out):
+        return (n_in + 1) * n_out
+
+    # 64 -> 62 -> 31 -> 29 -> 14 -> 12 -> 6, then Flatten, Dropout, Dense(32), Dense(10)
+    expected = conv(3, 3, 8) + conv(3, 8, 16) + conv(3, 16, 32) + dense(6 * 6 * 32, 32) + dense(32, 10)
+    cell = next(c for c in built_book.notebook(DOC).cells if "comparison.round(3)" in c.source)
+    table = next(o["data"]["text/plain"] for o in cell.outputs if "data" in o)
+    params, epochs = re.search(r"episode 4's CNN, from scratch\s+(\d+)\s+(\d+)\s", table).groups()
+    assert (int(params), int(epochs)) == (expected, 12)
+    episode_4 = "book/episodes/4-advanced-layer-types"
+    assert built_book.glued_value(episode_4, "final_params") == expected
+    assert built_book.glued_value(episode_4, "final_epochs") == 12
+    assert "12 epochs, batch size 16" in built_book.html(DOC)
+
+
+@pytest.mark.slow
 def test_glued_timings_and_speedups_are_consistent(built_book):
     n_images = built_book.glued_value(DOC, "n_train") + built_book.glued_value(DOC, "n_val")
     assert built_book.glued_value(DOC, "n_train") == 878 and built_book.glued_value(DOC, "n_val") == 293

@@ -2,7 +2,8 @@
 installs on Colab: data loaders (:mod:`dlbook.data`), the data catalog with sources and
 checksums (:mod:`dlbook.catalog`), download and verification (:mod:`dlbook.fetch`), stand-ins
 for the book's offline build (:mod:`dlbook.standins`), pre-trained weights
-(:mod:`dlbook.pretrained`) and ``python -m dlbook.prefetch``.
+(:mod:`dlbook.pretrained`), ``python -m dlbook.prefetch``, and the few functions that one page
+teaches and later pages reuse (:mod:`dlbook.plotting`, :mod:`dlbook.models`).
 
 The tooling that builds the book is a separate package, ``dlbook_tools``.
 """
