@@ -18,6 +18,7 @@ Every file is verified by checksum before anything reads it, and the rules fail 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import json
@@ -29,6 +30,7 @@ import time
 import urllib.error
 import urllib.request
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -461,26 +463,31 @@ def _scan(dataset: DataSet, folder: Path, *, where: str) -> tuple[dict[str, Path
     return found, missing, tuple(unverified)
 
 
-def _write_atomic(target: Path, text: str) -> None:
+@contextlib.contextmanager
+def _replacing(target: Path) -> Iterator[Path]:
+    """A temporary name beside ``target`` that replaces it in one step if the block succeeds:
+    ``target`` is always either its old self or whole, never half written."""
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(text)
+        yield tmp
         tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _write_atomic(target: Path, text: str) -> None:
+    with _replacing(target) as tmp:
+        tmp.write_text(text)
 
 
 def copy_atomic(source: Path, target: Path) -> Path:
     """Copy ``source`` to ``target`` through a temporary name: ``target`` is whole or absent."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, tmp)
-        tmp.replace(target)
+        with _replacing(target) as tmp:
+            shutil.copyfile(source, tmp)
     except OSError as exc:
         raise DamagedFileError(f"Could not copy {source} to {target}: {_cause(exc)}.") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
     return target
 
 

@@ -285,6 +285,10 @@ class NotebookRenderer:
         heading = self.exercise_name(node["label"]) + (f": {text}" if text else "")
         yield BREAK
         yield f"{'#' * min(depth, 6)} {heading}"
+        yield from self._body(node, depth)
+
+    def _body(self, node: nodes.Element, depth: int) -> Iterator[Block]:
+        """The blocks of an exercise or solution after its title."""
         for child in node.children[1:]:
             # sphinx-exercise wraps the body in a section node that has no title
             yield from (
@@ -294,11 +298,7 @@ class NotebookRenderer:
     def solution(self, node: nodes.Element, depth: int) -> Iterator[Block]:
         """Prose folded into ``<details>``; code cells kept, collapsed and tagged."""
         name = f"Solution to {self.exercise_name(node['target_label'])}"
-        body: list[Block] = []
-        for child in node.children[1:]:
-            body.extend(
-                self.blocks(child, depth) if isinstance(child, nodes.section) else self.block(child, depth)
-            )
+        body = list(self._body(node, depth))
         prose: list[str] = []
         shown = 0
 

@@ -19,6 +19,7 @@ notebooks point there); ``repository.url`` names the GitHub repository; the Sphi
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -214,8 +215,10 @@ def _write_notebook(app: Sphinx, doctree, docname: str) -> None:
     tmp.replace(path)
 
 
+@functools.cache
 def renderer_version() -> str:
-    """A digest of the code that renders notebooks: a change to it renders every page again."""
+    """A digest of the code that renders notebooks: a change to it renders every page again.
+    (Computed once per process: the code does not change during a build.)"""
     digest = hashlib.sha256()
     for module in ("markdown.py", "notebooks.py"):
         digest.update((Path(__file__).with_name(module)).read_bytes())
