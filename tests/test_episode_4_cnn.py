@@ -123,9 +123,9 @@ def test_build_cnn_is_taught_here_and_kept_identical_in_the_helper_package(noteb
 def test_dropout_sweep_uses_early_stopping_and_picks_on_the_best_validation_loss(notebook):
     cells = [c.source for c in notebook.cells if c.cell_type == "code"]
     trainer = next(c for c in cells if c.lstrip().startswith("def train_with_early_stopping("))
-    assert 'EarlyStopping(monitor="val_loss"' in trainer and "restore_best_weights=True" in trainer
+    assert 'EarlyStopping(monitor="val_loss"' in trainer
     sweep = next(c for c in cells if "train_with_early_stopping(rate)" in c)
-    assert 'min(history.history["val_loss"])' in sweep
+    assert 'val_loss = history.history["val_loss"]' in sweep and "min(val_loss)" in sweep
     assert 'best_rate = float(sweep.loc[sweep["best validation loss"].idxmin()' in sweep
 
 
@@ -263,7 +263,8 @@ def test_glued_results_are_consistent_and_in_range(built_book):
     assert glued("final_val_acc") == glued("dropout_val_acc")
     assert glued("pool_vs_chance") == ("above" if glued("pool_val_acc") > 10 else "not above")
     assert glued("best_rate") in (0.0, 0.25, 0.5, 0.75)
-    assert 1 <= glued("best_rate_epochs") <= 20
+    assert 1 <= glued("best_rate_epoch") <= 20
+    assert 0 <= glued("n_capped") <= 4
     assert glued("n_trials") == 4  # the 2 x 2 grid
     assert glued("tuner_best_acc") >= glued("tuner_worst_acc")
     assert 0 <= glued("grid_right") <= 10
@@ -285,7 +286,8 @@ def test_sweep_table_shown_to_the_reader_agrees_with_the_glued_verdict(built_boo
         {
             "rate": [float(r[1]) for r in rows],
             "loss": [float(r[2]) for r in rows],
-            "epochs": [int(r[3]) for r in rows],
+            "best epoch": [int(r[3]) for r in rows],
+            "epochs run": [int(r[4]) for r in rows],
         }
     )
     assert list(table["rate"]) == [0.0, 0.25, 0.5, 0.75]
@@ -293,8 +295,13 @@ def test_sweep_table_shown_to_the_reader_agrees_with_the_glued_verdict(built_boo
     assert table.loc[table["loss"].idxmin(), "rate"] == glued("best_rate")
     assert table.loc[table["loss"].idxmax(), "rate"] == glued("worst_rate")
     assert table["loss"].min() == pytest.approx(glued("best_rate_loss"), abs=1e-4)
-    assert table["epochs"].between(1, 20).all()  # max_epochs=20
-    assert table.loc[table["loss"].idxmin(), "epochs"] == glued("best_rate_epochs")
+    assert table["epochs run"].between(1, 20).all()  # max_epochs=20
+    # patience 5: a run that stopped early stopped 5 epochs after its best one
+    early = table["epochs run"] < 20
+    assert (table.loc[early, "epochs run"] == table.loc[early, "best epoch"] + 5).all()
+    assert (table["best epoch"] <= table["epochs run"]).all()
+    assert table.loc[table["loss"].idxmin(), "best epoch"] == glued("best_rate_epoch")
+    assert glued("n_capped") == int((table["epochs run"] == 20).sum())
 
 
 @pytest.mark.slow
