@@ -1,6 +1,7 @@
-"""Sphinx extension: every notebook kernel that the build starts imports TensorFlow once,
-with its C++ start-up notices muted (``ipython_startup/``), so that no cell output carries
-log noise and ``nb_output_stderr: warn`` can treat any stderr output as a build error.
+"""Sphinx extension: every notebook kernel that the build starts imports TensorFlow, when a
+page first needs it, with its C++ start-up notices muted (``ipython_startup/``), so that no
+cell output carries log noise and ``nb_output_stderr: warn`` can treat any stderr output as a
+build error.
 
 The build's kernels may also use generated stand-in data where the real data cannot be had
 (``DLBOOK_ALLOW_STANDINS=1``, each use announced on its page); a learner's own kernel may not,
