@@ -12,7 +12,7 @@ from .pages import Episode
 
 @dataclass
 class Slot:
-    kind: str  # "episode" | "break" | "lunch"
+    kind: str  # "episode" | "break" | "lunch" | "opening" | "recap" | "closing"
     minutes: int
     episode: Episode | None = None
     continued: bool = False  # a later piece of an episode split by a break or a day's end
@@ -71,6 +71,11 @@ def add_breaks(
     queue = [Slot(s.kind, s.minutes, s.episode) for s in session]
     content_left = sum(s.minutes for s in queue)
     for slot in queue:
+        if slot.kind != "episode":  # welcome, recap, wrap-up: never split, but it counts
+            out.append(slot)
+            since += slot.minutes
+            content_left -= slot.minutes
+            continue
         remaining = slot.minutes
         while remaining > 0:
             room = every - since
@@ -93,15 +98,36 @@ def add_breaks(
     if lunch_minutes:
         breaks = [i for i, s in enumerate(out) if s.kind == "break"]
         if breaks:
-            total = sum(s.minutes for s in out if s.kind == "episode")
+            total = sum(s.minutes for s in out if s.kind not in ("break", "lunch"))
             done, best, best_gap = 0, None, None
             for i, s in enumerate(out):
-                if s.kind == "episode":
+                if s.kind not in ("break", "lunch"):
                     done += s.minutes
                 elif best_gap is None or abs(done - total / 2) < best_gap:
                     best, best_gap = i, abs(done - total / 2)
             out[best] = Slot("lunch", lunch_minutes)
     return out
+
+
+# What the schedule calls the slots that are not episodes.
+SLOT_NAMES = {
+    "break": "Break",
+    "lunch": "Lunch",
+    "opening": "Welcome, introductions and setup check",
+    "recap": "Recap of the last session, and questions",
+    "closing": "Wrap-up and feedback",
+}
+
+
+def frame_sessions(plan: list[list[Slot]], opening: int = 0, recap: int = 0, closing: int = 0) -> None:
+    """Open the first session with a welcome, later ones with a recap, and close the last."""
+    for number, session in enumerate(plan):
+        if number == 0 and opening:
+            session.insert(0, Slot("opening", opening))
+        elif number > 0 and recap:
+            session.insert(0, Slot("recap", recap))
+    if plan and closing:
+        plan[-1].append(Slot("closing", closing))
 
 
 def format_clock(minutes: int) -> str:

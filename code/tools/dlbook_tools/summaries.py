@@ -4,7 +4,9 @@ by hand (one source of truth: each episode's front matter and its "Further readi
 - ``{workshop-schedule}``: a timetable derived from every episode's teaching and exercise
   minutes (the arithmetic is in :mod:`dlbook_tools.schedule`);
 - ``{keypoints-summary}``: every episode's key points;
-- ``{resources-summary}``: every episode's "Further reading" list.
+- ``{resources-summary}``: every episode's "Further reading" list;
+- ``{episode-list}``: one line per episode (title, link, minutes), each followed by the words
+  the page gives it in the directive's content (``N: what you learn``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 from .pages import Episode, episodes
-from .schedule import Slot, add_breaks, format_clock, read_clock, split_sessions
+from .schedule import SLOT_NAMES, Slot, add_breaks, format_clock, frame_sessions, read_clock, split_sessions
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +78,9 @@ class WorkshopSchedule(_EpisodesDirective):
         "break-every": directives.positive_int,  # minutes of teaching between breaks
         "break": directives.positive_int,  # minutes
         "lunch": directives.nonnegative_int,  # minutes; 0 for none
+        "opening": directives.nonnegative_int,  # minutes of welcome and setup check
+        "recap": directives.nonnegative_int,  # minutes of recap at the start of later sessions
+        "closing": directives.nonnegative_int,  # minutes of wrap-up at the very end
     }
 
     def run(self) -> list[nodes.Node]:
@@ -86,16 +91,23 @@ class WorkshopSchedule(_EpisodesDirective):
         name = self.options.get("session-name", "Day")
         start = read_clock(self.options.get("start", "09:00"))
         plan = split_sessions(eps, sessions)
+        framing = {k: self.options.get(k, 0) for k in ("opening", "recap", "closing")}
+        frame_sessions(plan, **framing)
         result: list[nodes.Node] = []
         teaching = sum(e.teaching for e in eps)
         exercises = sum(e.exercises for e in eps)
+        extras = [
+            f"{minutes} min for {SLOT_NAMES[kind][0].lower() + SLOT_NAMES[kind][1:]}"
+            for kind, minutes in framing.items()
+            if minutes
+        ]
         summary = nodes.paragraph()
         summary += nodes.Text(
-            f"{len(eps)} episodes: {teaching} min of teaching and {exercises} min of exercises "
+            f"{len(eps)} episodes: {teaching} min of teaching and {exercises} min of core exercises "
             f"({teaching + exercises} min, about {(teaching + exercises) / 60:.1f} h), shared "
-            f"over {len(plan)} {name.lower()}s of about "
-            f"{(teaching + exercises) / max(len(plan), 1) / 60:.1f} h each, plus a "
-            f"{self.options.get('break', 15)}-minute break about every "
+            f"over {len(plan)} {name.lower()}s"
+            + (f", with {'; '.join(extras)}" if extras else "")
+            + f"; a {self.options.get('break', 15)}-minute break comes about every "
             f"{self.options.get('break-every', 90)} minutes"
             + (f" and {self.options['lunch']} minutes for lunch." if self.options.get("lunch") else ".")
         )
@@ -138,7 +150,7 @@ class WorkshopSchedule(_EpisodesDirective):
                     what += nodes.Text(" (continued)")
                 body += self.row([nodes.Text(format_clock(clock)), what, nodes.Text(str(slot.minutes))])
             else:
-                label = "Lunch" if slot.kind == "lunch" else "Break"
+                label = SLOT_NAMES[slot.kind]
                 body += self.row(
                     [
                         nodes.Text(format_clock(clock)),
@@ -161,6 +173,39 @@ class WorkshopSchedule(_EpisodesDirective):
             entry += paragraph
             row += entry
         return row
+
+
+class EpisodeList(_EpisodesDirective):
+    """A bullet list of the episodes with their minutes; the content gives each its line."""
+
+    has_content = True
+
+    def run(self) -> list[nodes.Node]:
+        eps = self.episodes()
+        if not eps:
+            return self.empty_note()
+        lines = {}
+        for line in self.content:
+            number, _, text = line.partition(":")
+            if number.strip().isdigit():
+                lines[int(number)] = text.strip()
+        markdown = []
+        for ep in eps:
+            if ep.number not in lines:
+                logger.warning(
+                    "episode %s has no line in {episode-list}",
+                    ep.number,
+                    location=self.get_location(),
+                    type="dlbook",
+                    subtype="episode-list",
+                )
+            markdown.append(
+                f"- {{doc}}`Episode {ep.number}: {ep.title} </{ep.docname}>` "
+                f"({ep.minutes} min): {lines.get(ep.number, '')}"
+            )
+        container = nodes.container(classes=["dlbook-episode-list"])
+        self.parse_markdown("\n".join(markdown), container, "{episode-list}")
+        return [container]
 
 
 def _section(ids: str, title: str) -> nodes.section:
@@ -252,4 +297,5 @@ def setup(app: Sphinx) -> dict:
     app.add_directive("workshop-schedule", WorkshopSchedule)
     app.add_directive("keypoints-summary", KeypointsSummary)
     app.add_directive("resources-summary", ResourcesSummary)
+    app.add_directive("episode-list", EpisodeList)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
