@@ -291,3 +291,25 @@ def test_build_kernels_import_tensorflow_quietly_and_only_when_a_page_needs_it()
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     assert "3.0" in done.stdout
+
+
+def test_build_stops_at_once_and_says_what_to_install_when_graphviz_is_missing(monkeypatch):
+    from sphinx.errors import ExtensionError
+
+    from dlbook_tools import kernels
+
+    monkeypatch.setattr(kernels.shutil, "which", lambda name: None)
+    with pytest.raises(ExtensionError, match=r"(?s)Graphviz.s `dot`.*apt install graphviz"):
+        kernels.check_programs()
+
+
+def test_relative_data_folders_mean_the_folder_the_build_was_started_in(tmp_path):
+    from dlbook_tools import kernels
+
+    environ = {"DLBOOK_DATA_MIRROR": "../shared/data", "DLBOOK_DATA_DIR": "/abs/cache", "OTHER": "x"}
+    kernels.absolute_paths(environ, cwd=tmp_path / "repo")
+    assert environ == {
+        "DLBOOK_DATA_MIRROR": str(tmp_path / "repo" / ".." / "shared" / "data"),
+        "DLBOOK_DATA_DIR": "/abs/cache",
+        "OTHER": "x",
+    }

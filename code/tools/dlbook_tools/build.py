@@ -19,6 +19,8 @@ from pathlib import Path
 
 import yaml
 
+from .kernels import absolute_paths
+
 REPO = Path(__file__).resolve().parents[3]
 
 
@@ -56,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page", type=Path, help="build only this page (with the landing page)")
     parser.add_argument("--out", type=Path, help="folder to hold _build/ (default: the repository)")
     args, flags = parser.parse_known_args(argv)
+    absolute_paths()  # relative data folders mean the folder this command was started in
     if args.page is None:
         return build(flags, output=args.out.resolve() if args.out else None)
     page = args.page.resolve().relative_to(REPO)

@@ -6,6 +6,10 @@ build error.
 The build's kernels may also use generated stand-in data where the real data cannot be had
 (``DLBOOK_ALLOW_STANDINS=1``, each use announced on its page); a learner's own kernel may not,
 and ``DLBOOK_STRICT=1`` (publishing) forbids them here too.
+
+Before any page runs, the build checks for the programs pages need (Graphviz's ``dot``) and
+makes the data folders that environment variables name absolute: each page runs in a temporary
+working folder, where a relative path would point somewhere else.
 """
 
 from __future__ import annotations
@@ -15,12 +19,40 @@ import shutil
 from pathlib import Path
 
 from sphinx.application import Sphinx
+from sphinx.errors import ExtensionError
 
 STARTUP = Path(__file__).parent / "ipython_startup"
 
 
+GRAPHVIZ_MISSING = """\
+The book's build needs Graphviz's `dot` program, and it is not on the PATH: episode 2 draws a
+model diagram with keras.utils.plot_model, which calls it. Install Graphviz and build again:
+  Debian/Ubuntu: sudo apt install graphviz     macOS: brew install graphviz
+  conda: conda install -c conda-forge graphviz  Windows: winget install graphviz
+(`make book` installs it itself where it runs as root.)"""
+
+PATH_VARIABLES = ("DLBOOK_DATA_MIRROR", "DLBOOK_DATA_DIR", "KERAS_HOME")
+
+
+def check_programs() -> None:
+    """Fail at once, saying what to install, when a program that a page runs is missing."""
+    if shutil.which("dot") is None:
+        raise ExtensionError(GRAPHVIZ_MISSING)
+
+
+def absolute_paths(environ=os.environ, cwd: Path | None = None) -> None:
+    """Resolve relative folders in ``PATH_VARIABLES`` against where the build was started."""
+    for name in PATH_VARIABLES:
+        value = environ.get(name)
+        if value:
+            path = Path(value).expanduser()
+            environ[name] = str(path if path.is_absolute() else (cwd or Path.cwd()) / path)
+
+
 def prepare_kernels(app: Sphinx) -> None:
     """Point the build's kernels at an IPython profile that runs the start-up scripts."""
+    check_programs()
+    absolute_paths()
     ipython_dir = Path(app.outdir).parent / ".ipython"
     startup = ipython_dir / "profile_default" / "startup"
     startup.mkdir(parents=True, exist_ok=True)
