@@ -91,33 +91,57 @@ def test_links_and_citations_point_at_the_published_book():
     )
 
 
-def test_exercise_gets_a_numbered_heading_and_its_solution_is_folded_with_code_collapsed():
-    exercise = nodes.Element()
+def _exercise(label="ex-one", classes=()):
+    exercise = nodes.Element(classes=list(classes))
     exercise.__class__ = type("exercise_enumerable_node", (nodes.Element,), {})
-    exercise["label"] = "ex-one"
+    exercise["label"] = label
     exercise += nodes.title("", "", nodes.Text("("), nodes.Text("Count"), nodes.Text(")"))
     exercise += nodes.paragraph("", "Count the layers.")
+    return exercise
+
+
+def test_solution_is_folded_whole_so_running_the_notebook_never_shows_an_answer():
     solution = type("solution_node", (nodes.Element,), {})()
     solution["target_label"] = "ex-one"
     solution += nodes.title("", "Solution")
     solution += nodes.paragraph("", "There are two.")
     solution += _cell("print(len(model.layers))")
     solution += nodes.paragraph("", "The output confirms it.")
-    cells, context = _render(exercise, solution)
+    cells, context = _render(_exercise(), solution)
     assert context.problems == []
-    # the exercise and the folded start of its solution share a cell; the code cell follows
-    exercise_md, code, rest = cells
-    assert exercise_md.source.startswith("# Exercise 3.2: Count\n\nCount the layers.\n\n<details>")
-    assert "<summary>Solution to Exercise 3.2</summary>" in exercise_md.source
-    assert "There are two." in exercise_md.source and exercise_md.source.endswith("</details>")
-    assert code.cell_type == "code" and code.metadata["jupyter"] == {"source_hidden": True}
-    assert code.metadata["cellView"] == "form" and "solution" in code.metadata["tags"]
-    assert code.source.splitlines() == [
-        "# @title Solution to Exercise 3.2 (double-click to show the code)",
-        "print(len(model.layers))",
-    ]
-    assert "(continued)" in rest.source and "The output confirms it." in rest.source
-    assert rest.source.startswith("<details>") and rest.source.endswith("</details>")
+    # no code cell at all: "Run all" and Shift+Enter cannot print the answer under the exercise
+    assert [c.cell_type for c in cells] == ["markdown"]
+    text = cells[0].source
+    assert text.startswith("#### Exercise 3.2: Count\n\nCount the layers.\n\n<details")
+    folded = text[text.index("<details") :]
+    assert folded.startswith('<details class="solution">\n<summary>Solution to Exercise 3.2</summary>')
+    assert folded.endswith("</details>")
+    for part in ("There are two.", "```python\nprint(len(model.layers))\n```", "The output confirms it."):
+        assert part in folded, part
+    assert folded.index("There are two.") < folded.index("print(") < folded.index("The output")
+
+
+def test_optional_exercise_says_so_in_its_heading_at_the_same_level_as_every_exercise():
+    cells, _ = _render(_exercise(classes=["optional"]))
+    assert cells[0].source.startswith("#### Exercise 3.2 (optional): Count\n")
+
+
+def test_stand_in_notice_shown_by_a_cell_becomes_a_note_in_the_markdown():
+    cell = _cell("weather = data.load_weather()")
+    output = nodes.container(nb_element="cell_code_output")
+    output += nodes.raw(
+        "",
+        '<div class="admonition warning dlbook-standin" role="note"><p class="admonition-title">'
+        "Stand-in data</p><p>Every number below comes from the stand-in &amp; not the data.</p></div>",
+        format="html",
+    )
+    cell += output
+    cells, context = _render(cell)
+    assert context.problems == []
+    assert cells[0].cell_type == "code"
+    assert cells[1].source == (
+        "> **Note:** Stand-in data: Every number below comes from the stand-in & not the data."
+    )
 
 
 def test_hidden_input_cell_keeps_its_source_from_the_page_and_is_collapsed():
@@ -125,6 +149,8 @@ def test_hidden_input_cell_keeps_its_source_from_the_page_and_is_collapsed():
     assert context.problems == []
     assert cells[0].source.endswith("\nx = 1")
     assert cells[0].metadata["jupyter"] == {"source_hidden": True}
+    # a title that says what works in JupyterLab and Colab alike, not Colab's double-click
+    assert cells[0].source.startswith("# @title Code hidden on the book's page (expand the cell")
 
 
 def test_unknown_node_is_reported_not_dropped():
@@ -143,15 +169,27 @@ def _setup_source(extras=("keras-tuner==1.4.8",)) -> str:
     return notebooks.setup_cell_source(notebooks.repository_url(), "0123abc", list(extras))
 
 
-def test_colab_cell_installs_nothing_off_colab(monkeypatch):
+@pytest.fixture
+def reports(monkeypatch) -> list:
+    """The calls the first cell makes to the environment report (stubbed: no Keras import)."""
+    calls = []
+    stub = types.ModuleType("dlbook.environment")
+    stub.check_environment = lambda *args, **kwargs: calls.append((args, kwargs))
+    monkeypatch.setitem(sys.modules, "dlbook.environment", stub)
+    return calls
+
+
+def test_colab_cell_installs_nothing_off_colab_and_reports_on_the_pages_packages(monkeypatch, reports):
     calls = []
     monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd))
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
-    exec(compile(_setup_source(), "<setup>", "exec"), {})
+    source = notebooks.setup_cell_source(notebooks.repository_url(), "0123abc", [], ["keras", "pandas"])
+    exec(compile(source, "<setup>", "exec"), {})
     assert calls == []
+    assert reports == [((["tensorflow", "keras", "pandas"],), {})]
 
 
-def test_colab_cell_installs_the_helpers_at_the_notebooks_revision_and_what_colab_lacks(monkeypatch):
+def test_colab_cell_installs_the_helpers_at_the_notebooks_revision_and_what_colab_lacks(monkeypatch, reports):
     calls = []
     monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd))
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
@@ -173,6 +211,11 @@ def test_colab_cell_installs_the_helpers_at_the_notebooks_revision_and_what_cola
     monkeypatch.setenv("DLBOOK_PACKAGE", "/checkout/code/learner")  # the documented override
     exec(compile(_setup_source(()), "<setup>", "exec"), {})
     assert calls == [[sys.executable, "-m", "pip", "install", "--quiet", "/checkout/code/learner"]]
+
+
+def test_the_report_covers_the_packages_a_notebook_imports():
+    cells = [nbformat.v4.new_code_cell("import numpy as np\nfrom sklearn.metrics import f1_score\n")]
+    assert notebooks.used_packages(cells) == ["numpy", "scikit-learn"]
 
 
 def test_colab_extras_are_the_pinned_packages_a_notebook_imports_and_colab_lacks():
@@ -328,19 +371,15 @@ def test_every_exercise_is_headed_and_every_solution_folded(built_book, docname)
     episode = re.match(r"book/episodes/(\d+)-", docname)
     if episode:
         assert all(h.startswith(f"{episode.group(1)}.") for h in headings), headings
-    folded = set(re.findall(r"<summary>Solution to Exercise ([\d.]+)</summary>", markdown))
-    code_only = {
-        m
-        for c in notebook.cells
-        if "solution" in c.metadata.get("tags", [])
-        for m in re.findall(r"Solution to Exercise ([\d.]+)", c.source.splitlines()[0])
-    }
-    assert len(folded | code_only) == n_solutions
-    outside = re.sub(r"<details>.*?</details>", "", markdown, flags=re.DOTALL)
+    folded = re.findall(
+        r'<details class="solution">\n<summary>Solution to Exercise ([\d.]+)</summary>', markdown
+    )
+    assert len(folded) == n_solutions
+    outside = re.sub(r"<details.*?</details>", "", markdown, flags=re.DOTALL)
     assert "Solution to Exercise" not in outside
-    for cell in notebook.cells:
-        if "solution" in cell.metadata.get("tags", []):
-            assert cell.metadata["jupyter"]["source_hidden"] and cell.metadata["cellView"] == "form"
+    # answers stay unseen until asked for: no code cell of a solution, so no output of one
+    assert not any("solution" in c.metadata.get("tags", []) for c in notebook.cells)
+    assert not any("Solution to" in c.source for c in notebook.cells if c.cell_type == "code")
 
 
 @pytest.mark.slow
@@ -393,8 +432,10 @@ def test_links_are_absolute_and_internal_ones_go_to_the_published_book(built_boo
 @pytest.mark.parametrize("docname", PAGES)
 def test_first_cell_is_the_colab_cell_pinned_to_the_build_revision(built_book, docname):
     notebook = built_notebook(built_book, docname)
-    first = notebook.cells[0]
+    about, first = notebook.cells[:2]
+    assert about.cell_type == "markdown" and "your own run can give somewhat different" in about.source
     assert first.metadata["tags"] == [notebooks.SETUP_TAG]
+    assert "check_environment([" in first.source
     rev = notebook.metadata["dlbook"]["revision"]
     assert rev == notebooks.revision()
     assert f"@{rev}#subdirectory=code/learner" in first.source

@@ -89,3 +89,43 @@ def test_visible_code_needs_nothing_that_only_hidden_cells_define(doc):
         assert not needed, f"a visible cell uses {sorted(needed)}, which only hidden cells define:\n{source}"
         visible_so_far |= _bound_names(source)
         hidden_only -= visible_so_far
+
+
+def _cells_with_roles(path: Path) -> list[tuple[str, str]]:
+    """(role, source) of every code cell: "solution" between a page's ``{solution-start}`` and
+    ``{solution-end}``, "hidden" for ``remove-cell``, else "main"."""
+    roles, in_solution = [], False
+    for cell in jupytext.read(path, fmt="md:myst").cells:
+        if cell.cell_type == "markdown":
+            for marker in re.findall(r"\{solution-(start|end)\}", cell.source):
+                in_solution = marker == "start"
+            continue
+        if cell.cell_type == "code":
+            tags = cell.metadata.get("tags", [])
+            role = "solution" if in_solution else "hidden" if "remove-cell" in tags else "main"
+            roles.append((role, cell.source))
+    return roles
+
+
+@pytest.mark.parametrize("doc", sorted(PAGES))
+def test_code_outside_solutions_needs_nothing_that_only_a_solution_defines(doc):
+    """Learners skip exercises: a cell after a solution must not use what only it defined."""
+    defined: set[str] = set()
+    solution_only: set[str] = set()
+    for role, source in _cells_with_roles(PAGES[doc]):
+        if role == "solution":
+            solution_only |= _bound_names(source) - defined
+            continue
+        needed = (_loaded_names(source) - _bound_names(source)) & solution_only
+        assert not needed, f"a {role} cell uses {sorted(needed)}, which only a solution defines:\n{source}"
+        defined |= _bound_names(source)
+        solution_only -= defined
+
+
+@pytest.mark.parametrize("doc", sorted(PAGES))
+def test_cross_references_in_running_text_have_their_own_words(doc):
+    """A bare {ref} to a numbered step pastes its whole title ("5. Choose a loss function and
+    optimizer") into the sentence; such links get words of their own."""
+    text = PAGES[doc].read_text()
+    bare = re.findall(r"\{ref\}`(workflow-step-\d+)`", text)
+    assert not bare, f"bare links to {bare}: write {{ref}}`step N <label>` or similar"

@@ -9,8 +9,12 @@ left is to write that tree as plain Jupyter Markdown and code cells:
 - every code cell shown on the web page becomes a code cell without outputs; cells hidden on the
   web page (``remove-cell``) never reach the doctree, cells whose input is hidden there stay
   collapsed (JupyterLab's ``source_hidden``, Colab's form view);
-- an exercise gets a heading ("Exercise 2.3: title"); its solution's prose is folded into
-  ``<details>``, its code cells stay runnable but collapsed;
+- an exercise gets a heading ("Exercise 2.3: title", "(optional)" where the page marks it so);
+  its solution, prose and code alike, is folded into ``<details>``: the code is shown there as
+  a block to read or copy, not as a cell, so "Run all" never prints an answer under its
+  exercise and nothing that follows can depend on a solution having run;
+- a stand-in notice that a cell displayed when it ran on generated data becomes a block quote
+  after the cell, since notebooks carry no outputs;
 - instructor notes are left out; the lesson overview and key points are block quotes.
 
 A node type this module does not know is reported (an error under ``-W``), so a new construct
@@ -30,6 +34,9 @@ from sphinx import addnodes
 
 INSTRUCTOR_CLASS = "instructor-note"
 SOLUTION_TAG = "solution"
+EXERCISE_LEVEL = 4  # "#### Exercise 2.3: ..."
+OPTIONAL_CLASS = "optional"  # an exercise a workshop may skip (``:class: optional``)
+STANDIN_CLASS = "dlbook-standin"  # the notice dlbook.standins.announce displays
 HIDDEN_TAGS = {"hide-input", "remove-input"}
 # Block-level admonition node types of docutils and their default titles.
 _ADMONITION_TITLES = {
@@ -282,9 +289,11 @@ class NotebookRenderer:
         title = node.children[0] if node.children and isinstance(node[0], nodes.title) else None
         text = self.inline(title).strip() if title is not None else ""
         text = text[1:-1].strip() if text.startswith("(") and text.endswith(")") else text
-        heading = self.exercise_name(node["label"]) + (f": {text}" if text else "")
+        optional = " (optional)" if OPTIONAL_CLASS in node.get("classes", []) else ""
+        heading = self.exercise_name(node["label"]) + optional + (f": {text}" if text else "")
         yield BREAK
-        yield f"{'#' * min(depth, 6)} {heading}"
+        # the same level for every exercise, whatever the depth of its section
+        yield f"{'#' * EXERCISE_LEVEL} {heading}"
         yield from self._body(node, depth)
 
     def _body(self, node: nodes.Element, depth: int) -> Iterator[Block]:
@@ -296,28 +305,22 @@ class NotebookRenderer:
             )
 
     def solution(self, node: nodes.Element, depth: int) -> Iterator[Block]:
-        """Prose folded into ``<details>``; code cells kept, collapsed and tagged."""
+        """The whole solution folded into one ``<details>``: prose, and code as code blocks."""
         name = f"Solution to {self.exercise_name(node['target_label'])}"
-        body = list(self._body(node, depth))
-        prose: list[str] = []
-        shown = 0
-
-        def fold() -> Iterator[str]:
-            nonlocal shown
-            if prose:
-                summary = name if shown == 0 else f"{name} (continued)"
-                shown += 1
-                yield f"<details>\n<summary>{summary}</summary>\n\n" + "\n\n".join(prose) + "\n\n</details>"
-                prose.clear()
-
-        for block in body:
+        parts: list[str] = []
+        for block in self._body(node, depth):
             if isinstance(block, str):
-                prose.append(block)
-            elif isinstance(block, nbformat.NotebookNode):
-                yield from fold()
-                yield _collapse(block, f"{name} (double-click to show the code)", SOLUTION_TAG)
+                parts.append(block)
+            elif isinstance(block, nbformat.NotebookNode) and block.cell_type == "code":
+                source = re.sub(r"\A# @title [^\n]*\n", "", block.source)
+                fence = "````" if "```" in source else "```"
+                parts.append(f"{fence}python\n{source}\n{fence}")
             # a cell break inside a solution would split the <details>; ignore it
-        yield from fold()
+        yield (
+            f'<details class="{SOLUTION_TAG}">\n<summary>{name}</summary>\n\n'
+            + "\n\n".join(parts)
+            + "\n\n</details>"
+        )
 
     # -- code cells ----------------------------------------------------------------------------
 
@@ -344,8 +347,11 @@ class NotebookRenderer:
         if tags:
             cell.metadata["tags"] = tags
         if hidden:
-            cell = _collapse(cell, "Code hidden on the book's page (double-click to show it)")
+            cell = _collapse(cell, "Code hidden on the book's page (expand the cell to see it)")
         yield cell
+        for notice in node.findall(nodes.raw):
+            if STANDIN_CLASS in notice.astext():
+                yield "> **Note:** " + _escape(" ".join(_html_text(notice.astext()).split()))
         for figure in node.findall(nodes.figure):
             captions = [c for c in figure.children if isinstance(c, nodes.caption)]
             if captions:
@@ -374,6 +380,14 @@ class NotebookRenderer:
                 cells.append(block)
         flush()
         return cells
+
+
+def _html_text(html: str) -> str:
+    """The text of a small HTML fragment (a notice), tags dropped and entities decoded."""
+    import html as html_lib
+
+    text = re.sub(r"</p>\s*<p[^>]*>", ": ", html, count=1)  # "Title: text"
+    return html_lib.unescape(re.sub(r"<[^>]+>", "", text))
 
 
 def _collapse(cell: nbformat.NotebookNode, title: str, tag: str | None = None) -> nbformat.NotebookNode:

@@ -41,6 +41,18 @@ LEARNER_REQUIREMENTS = REPO / "code" / "learner" / "requirements.txt"
 SETUP_TAG = "colab-setup"
 # Packages the notebooks import that Colab does not ship, by the module name a page imports.
 COLAB_LACKS = {"keras_tuner": "keras-tuner"}
+# The distributions behind the modules pages import: the first cell reports their versions.
+MODULE_DISTS = {
+    "keras": "keras",
+    "numpy": "numpy",
+    "pandas": "pandas",
+    "matplotlib": "matplotlib",
+    "seaborn": "seaborn",
+    "sklearn": "scikit-learn",
+    "keras_tuner": "keras-tuner",
+    "tensorboard": "tensorboard",
+    "palmerpenguins": "palmerpenguins",
+}
 logger = logging.getLogger(__name__)
 
 
@@ -91,15 +103,18 @@ def helper_requirement(repo_url: str, rev: str) -> str:
     return f"dlbook @ git+https://github.com/{github_slug(repo_url)}@{rev}#subdirectory=code/learner"
 
 
-def setup_cell_source(repo_url: str, rev: str, extras: list[str] = ()) -> str:
-    """The first cell of every notebook: on Colab, install what Colab lacks; elsewhere nothing."""
+def setup_cell_source(repo_url: str, rev: str, extras: list[str] = (), uses: list[str] = ()) -> str:
+    """The first cell of every notebook: on Colab, install what Colab lacks; everywhere, report
+    how the installed versions of the packages the page ``uses`` compare with the book's."""
     packages = ", ".join(f'"{p}"' for p in extras)
     packages = f", {packages}" if packages else ""
+    checked = ", ".join(f'"{p}"' for p in ["tensorflow", *uses])
     return (
         "# On Colab only: install the book's helpers (data loaders, plots) at the revision this\n"
-        "# notebook was built from, and the packages Colab lacks. Elsewhere this cell does nothing;\n"
-        "# see the setup page for a local install. DLBOOK_PACKAGE overrides where the helpers come\n"
-        "# from (any pip requirement, e.g. the path of a local checkout's code/learner folder).\n"
+        "# notebook was built from, and the packages Colab lacks (see the setup page for a local\n"
+        "# install). DLBOOK_PACKAGE overrides where the helpers come from (any pip requirement,\n"
+        "# e.g. the path of a local checkout's code/learner folder). Then, everywhere: a report\n"
+        "# on this environment; its last line says whether anything needs fixing.\n"
         "import os\n"
         "import subprocess\n"
         "import sys\n"
@@ -108,23 +123,55 @@ def setup_cell_source(repo_url: str, rev: str, extras: list[str] = ()) -> str:
         f'    helpers = os.environ.get("DLBOOK_PACKAGE", "{helper_requirement(repo_url, rev)}")\n'
         "    subprocess.run(\n"
         f'        [sys.executable, "-m", "pip", "install", "--quiet", helpers{packages}], check=True\n'
-        "    )"
+        "    )\n"
+        "\n"
+        "from dlbook.environment import check_environment\n"
+        "\n"
+        f"check_environment([{checked}])"
     )
+
+
+def _imports(cells: list[nbformat.NotebookNode], module: str) -> bool:
+    code = "\n".join(c.source for c in cells if c.cell_type == "code")
+    return re.search(rf"^\s*(import|from)\s+{module}\b", code, flags=re.MULTILINE) is not None
 
 
 def colab_extras(cells: list[nbformat.NotebookNode]) -> list[str]:
     """The pinned packages that the code cells import and Colab does not ship."""
-    code = "\n".join(c.source for c in cells if c.cell_type == "code")
     pins = pinned()
-    extras = []
-    for module, dist in COLAB_LACKS.items():
-        if re.search(rf"^\s*(import|from)\s+{module}\b", code, flags=re.MULTILINE):
-            extras.append(pins.get(dist, dist))
-    return extras
+    return [pins.get(dist, dist) for module, dist in COLAB_LACKS.items() if _imports(cells, module)]
 
 
-def setup_cell(repo_url: str, rev: str, extras: list[str]) -> nbformat.NotebookNode:
-    cell = nbformat.v4.new_code_cell(setup_cell_source(repo_url, rev, extras))
+def used_packages(cells: list[nbformat.NotebookNode]) -> list[str]:
+    """The distributions whose modules the code cells import."""
+    return [dist for module, dist in MODULE_DISTS.items() if _imports(cells, module)]
+
+
+def setup_cell_for(repo_url: str, rev: str, cells: list[nbformat.NotebookNode]) -> str:
+    """The first cell's source for a notebook of ``cells``."""
+    return setup_cell_source(repo_url, rev, colab_extras(cells), used_packages(cells))
+
+
+ABOUT = """\
+*This notebook is a page of the book [Introduction to Deep Learning]({page_url}). Run the next
+cell first: it sets up what is missing and reports on your environment. The numbers and figures
+described in the text come from the run that built the book, on a two-core processor with the
+package versions that the report lists as the book's; your own run can give somewhat different
+numbers, more so on a GPU or with other versions. Solutions are folded under each exercise:
+try the exercise first.*"""
+
+
+def about_cell(page_url: str) -> nbformat.NotebookNode:
+    """The notebook's opening words: where it comes from, and why its numbers may differ."""
+    return nbformat.v4.new_markdown_cell(ABOUT.format(page_url=page_url))
+
+
+def _setup_index(cells: list[nbformat.NotebookNode]) -> int:
+    return next(i for i, c in enumerate(cells) if SETUP_TAG in c.metadata.get("tags", []))
+
+
+def setup_cell(repo_url: str, rev: str, cells: list[nbformat.NotebookNode]) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(setup_cell_for(repo_url, rev, cells))
     cell.metadata["tags"] = [SETUP_TAG]
     return cell
 
@@ -186,7 +233,7 @@ def render(app: Sphinx, doctree, docname: str) -> nbformat.NotebookNode:
             "%s: the learner notebook cannot render %s", docname, problem, type="dlbook", subtype="notebook"
         )
     url = repository_url(Path(app.srcdir) / "_config.yml")
-    cells.insert(0, setup_cell(url, app.config.dlbook_revision, colab_extras(cells)))
+    cells[:0] = [about_cell(page_url), setup_cell(url, app.config.dlbook_revision, cells)]
     for i, cell in enumerate(cells):
         cell["id"] = f"cell-{i:03d}"  # stable ids: rebuilding an unchanged page changes nothing
     notebook = nbformat.v4.new_notebook(cells=cells)
@@ -255,9 +302,13 @@ def _refresh_setup_cells(app: Sphinx, exception) -> None:
             continue
         notebook = nbformat.read(path, as_version=4)
         rev = app.config.dlbook_revision
-        fresh = setup_cell_source(url, rev, colab_extras(notebook.cells[1:]))
-        if notebook.cells[0].source != fresh or notebook.metadata.get("dlbook", {}).get("revision") != rev:
-            notebook.cells[0].source = fresh
+        first = _setup_index(notebook.cells)
+        fresh = setup_cell_for(url, rev, notebook.cells[first + 1 :])
+        if (
+            notebook.cells[first].source != fresh
+            or notebook.metadata.get("dlbook", {}).get("revision") != rev
+        ):
+            notebook.cells[first].source = fresh
             notebook.metadata.setdefault("dlbook", {})["revision"] = rev
             nbformat.write(notebook, path)
 
