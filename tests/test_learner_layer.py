@@ -19,7 +19,7 @@ import yaml
 from bs4 import BeautifulSoup
 
 from dlbook_tools.pages import Episode, Page, episodes, toc_files
-from dlbook_tools.schedule import add_breaks, split_sessions
+from dlbook_tools.schedule import add_breaks, frame_sessions, split_sessions
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -355,3 +355,16 @@ def test_real_resources_page_has_every_episodes_further_reading(built_book):
         collected = page.find("section", id=f"resources-{ep.label}")
         external = lambda s: [a["href"] for a in s.select("li a.reference.external")]  # noqa: E731
         assert external(collected) == external(reading)
+
+
+def test_sessions_open_with_a_welcome_or_a_recap_and_the_workshop_closes_with_a_wrap_up():
+    plan = split_sessions(fake_episodes(), 2)
+    frame_sessions(plan, opening=30, recap=15, closing=15)
+    assert [session[0].kind for session in plan] == ["opening", "recap"]
+    assert plan[-1][-1].kind == "closing"
+    slots = add_breaks(plan[0], every=90, tolerance=15, lunch_minutes=60)
+    assert slots[0].kind == "opening" and slots[0].minutes == 30  # never split by a break
+    stretch = 0
+    for slot in slots:  # the welcome counts towards the first 90 minutes
+        stretch = 0 if slot.kind in ("break", "lunch") else stretch + slot.minutes
+        assert stretch <= 105
