@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import jupytext
 from bs4 import BeautifulSoup
 
 from dlbook_tools.pages import Page
@@ -69,3 +70,19 @@ def check_exercise_sources(text: str, expected: set[str]) -> None:
 def headings_with_labels(path: Path) -> list[tuple[str, str | None]]:
     """Every ``##``/``###`` heading outside fenced blocks, with the label right above it."""
     return [(f"{'#' * h.level} {h.title}", h.label) for h in Page(path).headings if h.level in (2, 3)]
+
+
+def code_cells_with_roles(path: Path) -> list[tuple[str, str]]:
+    """(role, source) of every code cell: "solution" between a page's ``{solution-start}`` and
+    ``{solution-end}``, "hidden" for ``remove-cell``, else "main"."""
+    roles, in_solution = [], False
+    for cell in jupytext.read(path, fmt="md:myst").cells:
+        if cell.cell_type == "markdown":
+            for marker in re.findall(r"\{solution-(start|end)\}", cell.source):
+                in_solution = marker == "start"
+            continue
+        if cell.cell_type == "code":
+            tags = cell.metadata.get("tags", [])
+            role = "solution" if in_solution else "hidden" if "remove-cell" in tags else "main"
+            roles.append((role, cell.source))
+    return roles

@@ -29,6 +29,7 @@ from docutils.utils import new_document
 from dlbook_tools import notebooks
 from dlbook_tools.markdown import NotebookRenderer, PageContext
 from dlbook_tools.pages import Page, executable_pages
+from helpers import code_cells_with_roles
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = sorted(executable_pages(REPO))
@@ -465,8 +466,52 @@ try:
                    resources={"metadata": {"path": sys.argv[2]}}).execute()
 except Exception as exc:
     error = f"{type(exc).__name__}: {exc}"[-3000:]
+nbformat.write(notebook, sys.argv[1])  # with its outputs, for the caller to read
 print(json.dumps({"seconds": time.perf_counter() - start, "error": error}))
 """
+
+# In the learner environment there is no myst-nb: this stand-in records what the page's hidden
+# cells glue, as myst-nb would show it (IPython's plain-text form), into DLBOOK_GLUE_RECORD.
+GLUE_STUB = '''"""Records glued values (tests only; the real myst_nb is not installed here)."""
+import json
+import os
+
+from IPython.core.formatters import PlainTextFormatter
+
+
+def glue(name, variable, display=True):
+    path = os.environ["DLBOOK_GLUE_RECORD"]
+    records = json.load(open(path)) if os.path.exists(path) else {}
+    records[name] = PlainTextFormatter()(variable)
+    with open(path, "w") as file:
+        json.dump(records, file)
+'''
+
+
+def with_hidden_cells(notebook: nbformat.NotebookNode, page: Path) -> nbformat.NotebookNode:
+    """The learner notebook with the page's hidden cells put back where they stand on the page.
+
+    The learner notebook's code cells must be exactly the page's visible code cells outside
+    solutions, in order (after the first cell); running this copy is running what a learner runs
+    when they skip every exercise, plus the cells that glue the numbers the text quotes.
+    """
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    visible = iter(code[1:])
+    cells = [code[0]]
+    for role, source in code_cells_with_roles(page):
+        if role == "solution":
+            continue
+        if role == "hidden":
+            cells.append(nbformat.v4.new_code_cell(source))
+            continue
+        cell = next(visible, None)
+        assert cell is not None and cell.source.endswith(source.strip()), f"out of step at:\n{source}"
+        cells.append(cell)
+    assert next(visible, None) is None, "the notebook has code cells the page does not"
+    combined = nbformat.v4.new_notebook(cells=cells, metadata=notebook.metadata)
+    for i, cell in enumerate(combined.cells):
+        cell["id"] = f"run-{i:03d}"
+    return combined
 
 
 def make_venv(path: Path, *requirements: str) -> Path:
@@ -528,15 +573,67 @@ def learner_python(tmp_path_factory) -> Path:
     return make_venv(root / "venv", "-r", requirements, str(learner_package(root)))
 
 
+# Glued values that measure time: they differ from run to run by nature.
+TIMINGS = re.compile(r"seconds|minutes|speed|_time|time_")
+
+
+def _same_glue(ours: str, theirs: str, rel: float = 1e-6) -> bool:
+    def number(text: str):
+        text = re.sub(r"^np\.\w+\((.*)\)$", r"\1", text.strip())
+        try:
+            return float(text)
+        except ValueError:
+            return None
+
+    a, b = number(ours), number(theirs)
+    if a is None or b is None:
+        return ours == theirs
+    return abs(a - b) <= rel * max(abs(a), abs(b), 1e-12)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("docname", PAGES)
-def test_notebook_runs_top_to_bottom_in_the_learner_environment(
+def test_notebook_runs_top_to_bottom_with_every_exercise_skipped_and_reproduces_the_texts_numbers(
     built_book, learner_python, tmp_path, docname
 ):
-    notebook = built_book.root / "_build" / "notebooks" / f"{docname}.ipynb"
-    result = run_notebook(learner_python, notebook, tmp_path / "work", learner_env(tmp_path))
+    """One run per page, in the learner environment: the learner notebook (which holds no
+    solution code cells), with the page's hidden glue cells put back. It must run without error
+    and without TensorFlow's start-up noise, and give the numbers that the text quotes."""
+    notebook = nbformat.read(built_book.root / "_build" / "notebooks" / f"{docname}.ipynb", as_version=4)
+    runnable = tmp_path / "run.ipynb"
+    nbformat.write(with_hidden_cells(notebook, REPO / f"{docname}.md"), runnable)
+    stub = tmp_path / "stub" / "myst_nb"
+    stub.mkdir(parents=True)
+    (stub / "__init__.py").write_text(GLUE_STUB)
+    env = learner_env(tmp_path)
+    env.update(PYTHONPATH=str(stub.parent), DLBOOK_GLUE_RECORD=str(tmp_path / "glue.json"))
+    result = run_notebook(learner_python, runnable, tmp_path / "work", env)
     print(f"{docname}: {result['seconds']:.1f} s in the learner environment")
     assert result["error"] is None, result["error"]
+
+    executed = nbformat.read(runnable, as_version=4)
+    printed = "\n".join(
+        o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    )
+    for noise in (
+        "oneDNN custom operations",
+        "absl::InitializeLog",
+        "cpu_feature_guard",
+        "rebuild TensorFlow",
+    ):
+        assert noise not in printed, f"TensorFlow start-up noise reaches the learner: {noise}"
+
+    built = built_book.glued(docname)
+    ours = json.loads((tmp_path / "glue.json").read_text()) if built else {}
+    assert set(ours) == set(built), "the run glued other names than the build"
+    differ = {
+        name: (ours[name], built[name])
+        for name in built
+        if not TIMINGS.search(name) and not _same_glue(ours[name], built[name])
+    }
+    assert not differ, (
+        f"numbers the text quotes that a learner who skips the exercises does not get: {differ}"
+    )
 
 
 # What Colab preinstalls among the learner environment's packages (Colab also ships pydot and the

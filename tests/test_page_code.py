@@ -15,6 +15,7 @@ import jupytext
 import pytest
 
 from dlbook_tools.pages import executable_pages
+from helpers import code_cells_with_roles
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = {doc: page.path for doc, page in executable_pages(REPO).items()}
@@ -91,28 +92,12 @@ def test_visible_code_needs_nothing_that_only_hidden_cells_define(doc):
         hidden_only -= visible_so_far
 
 
-def _cells_with_roles(path: Path) -> list[tuple[str, str]]:
-    """(role, source) of every code cell: "solution" between a page's ``{solution-start}`` and
-    ``{solution-end}``, "hidden" for ``remove-cell``, else "main"."""
-    roles, in_solution = [], False
-    for cell in jupytext.read(path, fmt="md:myst").cells:
-        if cell.cell_type == "markdown":
-            for marker in re.findall(r"\{solution-(start|end)\}", cell.source):
-                in_solution = marker == "start"
-            continue
-        if cell.cell_type == "code":
-            tags = cell.metadata.get("tags", [])
-            role = "solution" if in_solution else "hidden" if "remove-cell" in tags else "main"
-            roles.append((role, cell.source))
-    return roles
-
-
 @pytest.mark.parametrize("doc", sorted(PAGES))
 def test_code_outside_solutions_needs_nothing_that_only_a_solution_defines(doc):
     """Learners skip exercises: a cell after a solution must not use what only it defined."""
     defined: set[str] = set()
     solution_only: set[str] = set()
-    for role, source in _cells_with_roles(PAGES[doc]):
+    for role, source in code_cells_with_roles(PAGES[doc]):
         if role == "solution":
             solution_only |= _bound_names(source) - defined
             continue
