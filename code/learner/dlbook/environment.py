@@ -175,8 +175,8 @@ def _fix(check: PackageCheck) -> str:
     return f'python -m pip install "{check.name}=={check.pinned}"'
 
 
-def check_environment(packages: Iterable[str] | None = None, expect_gpu: bool = False) -> bool:
-    """Print the report; return True when nothing needs fixing.
+def check_environment(packages: Iterable[str] | None = None, expect_gpu: bool = False) -> None:
+    """Print the report (its last line says whether anything needs fixing).
 
     ``packages`` limits the table to what a page imports; ``expect_gpu`` adds a note (not a
     failure) when the notebook runs on a CPU although its page trains long enough for a GPU to help.
@@ -214,4 +214,3 @@ def check_environment(packages: Iterable[str] | None = None, expect_gpu: bool = 
         print("Outputs may then differ from the book's, or a cell may fail.")
     else:
         print("\nAll good: the versions match the ones the book was built with.")
-    return not (python or problems)
