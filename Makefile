@@ -8,13 +8,27 @@ BUILD_FLAGS ?= -W -n --keep-going
 
 .PHONY: install book test system-deps browser-deps prefetch bench clean
 
-$(STAMP): requirements.txt code/learner/requirements.txt code/learner/pyproject.toml code/tools/pyproject.toml
+LOCK   := requirements-lock.txt
+# How the lock is made from requirements.txt: every platform's markers, hashes of every file,
+# the book's own packages left out (they are installed from the checkout).
+LOCK_COMMAND := uv pip compile --universal --generate-hashes --python-version 3.11 \
+	--no-emit-package dlbook --no-emit-package dlbook-tools --quiet requirements.txt -o $(LOCK)
+
+.PHONY: lock
+
+# Everything from the lock, each file checked against its hash (pip refuses a mismatch), then
+# the book's two packages from the checkout with the locked setuptools.
+$(STAMP): $(LOCK) code/learner/pyproject.toml code/tools/pyproject.toml
 	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e ./code/learner -e ./code/tools
 	touch $@
 
 install: $(STAMP)
+
+## Resolve requirements.txt into requirements-lock.txt again (after changing a pin).
+lock: $(STAMP)
+	$(VENV)/bin/$(LOCK_COMMAND)
 
 ## Build the HTML book into _build/html and the learner notebooks into _build/notebooks
 ## (executes pages whose code changed; the rest is cached).
