@@ -68,8 +68,9 @@ def test_the_learner_package_needs_none_of_the_build_tooling():
 
 def test_each_package_declares_the_third_party_packages_it_imports():
     # Imported only where they are sure to be present: IPython and Keras inside a page's kernel,
-    # TensorFlow by the start-up script of the build's kernels.
-    optional = {"dlbook": {"IPython", "keras"}, "dlbook_tools": {"tensorflow"}}
+    # TensorFlow by the start-up script of the build's kernels; the environment report asks
+    # whichever backend Keras runs on (TensorFlow, JAX or PyTorch) for its GPU.
+    optional = {"dlbook": {"IPython", "keras", "tensorflow", "jax", "torch"}, "dlbook_tools": {"tensorflow"}}
     for folder, package in ((LEARNER, "dlbook"), (TOOLS, "dlbook_tools")):
         project = declared(folder / "pyproject.toml")
         third_party = imported_modules(folder / package) - set(sys.stdlib_module_names)
