@@ -157,13 +157,15 @@ ABOUT = """\
 cell first: it sets up what is missing and reports on your environment. The numbers and figures
 described in the text come from the run that built the book, on a two-core processor with the
 package versions that the report lists as the book's; your own run can give somewhat different
-numbers, more so on a GPU or with other versions. Solutions are folded under each exercise:
-try the exercise first.*"""
+numbers, more so on a GPU or with other versions.{exercises}*"""
+ABOUT_EXERCISES = """ Each exercise's solution is folded
+under it, as text that running the notebook does not execute: try the exercise first."""
 
 
-def about_cell(page_url: str) -> nbformat.NotebookNode:
+def about_cell(page_url: str, has_exercises: bool = True) -> nbformat.NotebookNode:
     """The notebook's opening words: where it comes from, and why its numbers may differ."""
-    return nbformat.v4.new_markdown_cell(ABOUT.format(page_url=page_url))
+    exercises = ABOUT_EXERCISES if has_exercises else ""
+    return nbformat.v4.new_markdown_cell(ABOUT.format(page_url=page_url, exercises=exercises))
 
 
 def _setup_index(cells: list[nbformat.NotebookNode]) -> int:
@@ -233,7 +235,8 @@ def render(app: Sphinx, doctree, docname: str) -> nbformat.NotebookNode:
             "%s: the learner notebook cannot render %s", docname, problem, type="dlbook", subtype="notebook"
         )
     url = repository_url(Path(app.srcdir) / "_config.yml")
-    cells[:0] = [about_cell(page_url), setup_cell(url, app.config.dlbook_revision, cells)]
+    has_exercises = any('<details class="solution">' in c.source for c in cells if c.cell_type == "markdown")
+    cells[:0] = [about_cell(page_url, has_exercises), setup_cell(url, app.config.dlbook_revision, cells)]
     for i, cell in enumerate(cells):
         cell["id"] = f"cell-{i:03d}"  # stable ids: rebuilding an unchanged page changes nothing
     notebook = nbformat.v4.new_notebook(cells=cells)
