@@ -141,8 +141,13 @@ def test_stand_in_notice_shown_by_a_cell_becomes_a_note_in_the_markdown():
     assert context.problems == []
     assert cells[0].cell_type == "code"
     assert cells[1].source == (
-        "> **Note:** Stand-in data: Every number below comes from the stand-in & not the data."
+        "> **Note on the numbers in this text (from the run that built the book):** "
+        "Stand-in data: Every number below comes from the stand-in & not the data."
     )
+    # the same notice glued into the prose (a {glue} directive) becomes the same note
+    glued = nodes.raw("", output[0].astext(), format="html")
+    cells, _ = _render(glued)
+    assert cells[0].source.startswith("> **Note on the numbers in this text")
 
 
 def test_hidden_input_cell_keeps_its_source_from_the_page_and_is_collapsed():

@@ -148,7 +148,7 @@ class NotebookRenderer:
         if isinstance(node, _TRANSPARENT_INLINE):
             return self.inline(node)
         if isinstance(node, nodes.raw) and node.get("format") == "html":
-            return node.astext()
+            return _standin_note(node.astext()) if STANDIN_CLASS in node.astext() else node.astext()
         if isinstance(node, nodes.image):
             return f"![{_escape(node.get('alt', ''))}]({urljoin(self.ctx.page_url, node['uri'])})"
         if isinstance(node, _SKIPPED):
@@ -223,7 +223,7 @@ class NotebookRenderer:
         if isinstance(node, nodes.image):
             return self._inline(node)
         if isinstance(node, nodes.raw) and node.get("format") == "html":
-            return node.astext()
+            return _standin_note(node.astext()) if STANDIN_CLASS in node.astext() else node.astext()
         if isinstance(node, nodes.transition):
             return "---"
         if isinstance(node, (nodes.compound, nodes.container, nodes.legend)):
@@ -351,7 +351,7 @@ class NotebookRenderer:
         yield cell
         for notice in node.findall(nodes.raw):
             if STANDIN_CLASS in notice.astext():
-                yield "> **Note:** " + _escape(" ".join(_html_text(notice.astext()).split()))
+                yield _standin_note(notice.astext())
         for figure in node.findall(nodes.figure):
             captions = [c for c in figure.children if isinstance(c, nodes.caption)]
             if captions:
@@ -380,6 +380,13 @@ class NotebookRenderer:
                 cells.append(block)
         flush()
         return cells
+
+
+def _standin_note(html: str) -> str:
+    """A stand-in notice as a block quote that says it describes the book's own build: the
+    numbers in the text come from that run, while a learner's run may well have the real data."""
+    text = _escape(" ".join(_html_text(html).split()))
+    return f"> **Note on the numbers in this text (from the run that built the book):** {text}"
 
 
 def _html_text(html: str) -> str:
