@@ -130,6 +130,20 @@ def _huber(error, delta=1.0):
     return out
 
 
+def _code_cells() -> list[tuple[str, str]]:
+    """(options line, body) of every code cell of the page, in order."""
+    text = SOURCE.read_text()
+    cells = re.findall(r"^```\{code-cell\}([^\n]*)\n(.*?)^```\s*$", text, re.S | re.M)
+    out = []
+    for options, body in cells:
+        # drop a ---...--- or :tags: header
+        if body.startswith("---\n"):
+            body = body.split("---\n", 2)[2]
+        body = "\n".join(line for line in body.splitlines() if not line.startswith(":tags:"))
+        out.append((options, body))
+    return out
+
+
 def _source_outside_code() -> list[str]:
     """The page's lines that are prose (not inside fenced code cells)."""
     lines, in_code = [], False
@@ -153,7 +167,7 @@ def test_overview_shows_the_syllabus_times_and_the_keypoints_close_the_page(soup
     overview = _main(soup).find(class_="lesson-overview")
     assert overview is not None, "no {lesson-overview} block"
     text = overview.get_text(" ", strip=True)
-    assert "Teaching: 50 min" in text and "Exercises: 30 min" in text
+    assert "Teaching: 65 min" in text and "Exercises: 35 min" in text
     keypoints = _main(soup).find_all(class_="lesson-keypoints")
     assert len(keypoints) == 1 and keypoints[0].find_all("li"), "no key points"
 
@@ -239,14 +253,73 @@ def test_neuron_numbers_equal_a_direct_computation(glued, soup):
         assert given in text
 
 
+# The XOR exercise's table: hidden kernel (one row per input, one column per neuron), biases.
+XOR_HIDDEN_KERNEL = np.array([[1.0, 2.0], [1.0, 2.0]])
+XOR_HIDDEN_BIAS = np.array([0.0, -2.0])
+XOR_OUTPUT_WEIGHTS = np.array([1.0, -1.0])
+XOR_INPUTS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+
+
+def _xor_net(hidden_kernel):
+    hidden = np.maximum(0, XOR_INPUTS @ hidden_kernel + XOR_HIDDEN_BIAS)
+    return hidden @ XOR_OUTPUT_WEIGHTS
+
+
 @pytest.mark.slow
 def test_xor_network_with_the_given_weights_outputs_xor(glued):
-    inputs = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
-    hidden = np.maximum(0, inputs @ np.array([[1.0, 1.0], [1.0, 1.0]]) + np.array([0.0, -1.0]))
-    direct = hidden @ np.array([1.0, -2.0])
     expected = [0.0, 1.0, 1.0, 0.0]
-    assert direct.tolist() == expected  # the exercise's weights really compute XOR
+    assert _xor_net(XOR_HIDDEN_KERNEL).tolist() == expected  # the table really computes XOR
     assert glued["xor_outputs"] == pytest.approx(expected)  # and so does the page's Keras model
+
+
+def test_a_transposed_xor_kernel_gives_a_wrong_answer_as_the_solution_says():
+    """The weights are not symmetric, so a kernel written the wrong way round shows: the solution
+    says the input (0, 1) then gives 2."""
+    assert not np.array_equal(XOR_HIDDEN_KERNEL, XOR_HIDDEN_KERNEL.T)
+    assert _xor_net(XOR_HIDDEN_KERNEL.T)[1] == 2.0
+    text = SOURCE.read_text()
+    assert "| hidden $h_2$ | $x_1$, $x_2$ | 2 | 2 | −2 |" in text
+    assert "as `[[1, 1], [2, 2]]`" in text and "would give 2 instead of 1" in text
+
+
+@pytest.mark.slow
+def test_the_keras_layer_example_reproduces_the_neuron_of_the_exercise(glued):
+    # the first neuron of the one-layer example is the exercise's neuron; the second has
+    # weights (-1, 0, 2) and bias 0.5, so its weighted sum is negative and ReLU gives 0
+    z1 = NEURON_W @ NEURON_X + NEURON_B
+    z2 = np.array([-1.0, 0.0, 2.0]) @ NEURON_X + 0.5
+    assert glued["layer_output_1"] == pytest.approx(max(0.0, z1), abs=1e-6)
+    assert glued["layer_z_2"] == pytest.approx(z2) and z2 < 0
+    assert glued["layer_output_2"] == 0.0
+
+
+def test_keras_model_building_is_shown_before_any_exercise_needs_it():
+    """Dense, Sequential, get_weights/set_weights and calling a model appear in the main text
+    before the XOR exercise; the activation exercise asks nothing about Keras."""
+    text = SOURCE.read_text()
+    section = text.index("(episode-introduction-layers-in-keras)=")
+    xor = text.index(":label: ex-introduction-xor")
+    shown = " ".join(text[section:xor].split())
+    for needed in (
+        "keras.Sequential(",
+        "keras.layers.Dense(",
+        "get_weights()",
+        "set_weights(",
+        "one row per input and one column per neuron",
+        "keras.ops.convert_to_numpy",
+    ):
+        assert needed in shown, needed
+    assert text.index("keras.Sequential(") == text.index("keras.Sequential(", section)
+    activations = text[text.index(":label: ex-introduction-activations") :]
+    activations = activations[: activations.index("```")]
+    assert "Dense" not in activations and "Keras" not in activations
+
+
+def test_vanishing_gradients_are_explained_in_the_main_text():
+    prose = "\n".join(_source_outside_code())
+    section = prose[prose.index("(episode-introduction-activations)=") :]
+    before_exercise = section[: section.index("{exercise}")]
+    assert "vanishing gradient" in before_exercise
 
 
 @pytest.mark.slow
@@ -295,9 +368,36 @@ def test_loss_curve_sentence_agrees_with_the_training_history(glued):
     first, last = glued["toy_loss_first"], glued["toy_loss_last"]
     assert glued["toy_loss_trend"] == ("fell" if last < first else "did not fall")
     assert glued["toy_epochs"] == 40
+    # "when the loss falls by more than a factor of ten, as it does here": a log axis
+    assert first > 10 * last
+    val = glued["toy_val_loss_last"]
+    assert glued["toy_val_vs_train"] == ("below" if val < last else "above")
+    # "just below/above it", and the alt text: the curves end almost on top of each other
+    assert abs(val - last) < 0.1 * last
+    # the explanation: with the final weights the training loss is lower than the epoch average
+    assert glued["toy_train_loss_end"] < last
+    # "neither loss can stay much below 0.01" (the noise variance)
+    assert min(last, val, glued["toy_train_loss_end"]) > 0.005
+
+
+def test_the_toy_training_run_is_seeded_in_its_own_cell():
+    """Exercises before it use random numbers (building Keras models); the quoted numbers must
+    not depend on whether a learner ran them."""
+    cell = next(body for _, body in _code_cells() if "toy_model.fit(" in body)
+    assert cell.lstrip().startswith("keras.utils.set_random_seed(")
 
 
 # ---------------------------------------------------------------- installation check
+
+
+def test_installation_check_opens_the_episode_before_any_import():
+    """The check comes first: right after the opening paragraph, as the page's first code cell."""
+    cells = _code_cells()
+    assert cells[0][1].strip() == ("from dlbook.environment import check_environment\n\ncheck_environment()")
+    text = SOURCE.read_text()
+    check = text.index("(episode-introduction-check-installation)=")
+    assert check < text.index("```{code-cell}") < text.index("(episode-introduction-what-is-dl)=")
+    assert check < text.index("import keras")
 
 
 @pytest.mark.slow
@@ -309,20 +409,20 @@ def test_installation_check_prints_the_installed_versions(soup):
     outputs = [pre.get_text() for pre in section.select("div.cell_output pre")]
     printed = "".join(text for text in outputs if "keras" in text)
     assert printed, "the installation check printed nothing"
-    lines = dict(
-        line.split(None, 1)
-        for line in printed.splitlines()
-        if line.strip() and not line.startswith("Keras backend")
-    )
+    rows = {}
+    for line in printed.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and re.fullmatch(r"[\w.-]+", parts[0]) and parts[0] != "package":
+            rows[parts[0]] = parts[1]
     for package in ["keras", "pandas", "seaborn", "scikit-learn"]:
-        assert lines.get(package, "").strip() == version(package), package
-    tensorflow = [lines.get(name, "").strip() for name in ("tensorflow", "tensorflow-cpu")]
-    installed = []
+        assert rows.get(package) == version(package), package
+    installed = {}
     for name in ("tensorflow", "tensorflow-cpu"):
         with contextlib.suppress(PackageNotFoundError):
-            installed.append(version(name))
-    assert installed and set(installed) <= set(tensorflow)
-    assert "Keras backend" in printed
+            installed[name] = version(name)
+    assert installed and all(rows.get(name) == v for name, v in installed.items())
+    assert re.search(r"^Backend\s+Keras \S+ on \w+", printed, re.M)
+    assert "All good" in printed, "the build environment differs from the pins"
 
 
 # ---------------------------------------------------------------- glossary
@@ -365,8 +465,8 @@ def test_glossary_page_renders_an_anchor_for_every_term(built_book):
 
 
 def test_the_activation_answers_hold_in_keras():
-    """Exercise answers 8 and 9: Dense's default activation is linear; at 0, where ReLU has no
-    derivative, the library uses the slope 0."""
+    """The text's claim that Dense without `activation` is linear, and exercise answer 8: at 0,
+    where ReLU has no derivative, the library uses the slope 0."""
     import keras
     import tensorflow as tf
 
@@ -385,3 +485,17 @@ def test_the_history_and_augmentation_are_on_the_page():
     for key in ("mcculloch1943logical", "rosenblatt1958perceptron", "krizhevsky2012imagenet"):
         assert f"{{cite:p}}`{key}`" in text, key
     assert "*data augmentation*" in text and "keras.layers.RandomFlip" in text
+
+
+def test_workshop_minutes_count_only_the_core_exercises():
+    """Exercises a workshop may skip carry ``:class: optional``; the front matter's minutes are
+    the ones this test states (see the report that set them)."""
+    text = SOURCE.read_text()
+    optional = set(re.findall(r":label: (ex-[a-z0-9-]+)\n:class: optional", text))
+    assert optional == {"ex-introduction-huber", "ex-introduction-plan-your-problem"}
+    assert re.search(r"^  teaching: 65\n  exercises: 35$", text, re.M)
+
+
+def test_no_bare_ref_pastes_a_numbered_title_into_running_text():
+    prose = "\n".join(_source_outside_code())
+    assert not re.findall(r"\{ref\}`[^`<]+`", prose)
