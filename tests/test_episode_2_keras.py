@@ -3,8 +3,11 @@ against an independent recomputation from the penguin data."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +45,19 @@ def source() -> str:
     return SOURCE.read_text()
 
 
+def code_cells() -> list[str]:
+    """The sources of the page's code cells, in order (hidden ones included)."""
+    import jupytext
+
+    return [c.source for c in jupytext.read(SOURCE, fmt="md:myst").cells if c.cell_type == "code"]
+
+
+def the_cell(marker: str) -> str:
+    found = [c for c in code_cells() if marker in c]
+    assert len(found) == 1, f"{len(found)} code cells contain {marker!r}"
+    return found[0]
+
+
 def front_matter() -> dict:
     return Page(SOURCE).front_matter
 
@@ -71,11 +87,18 @@ def split_counts():
 # --- the source -------------------------------------------------------------------------
 
 
-def test_front_matter_has_the_syllabus_times_and_lesson_lists():
+def test_front_matter_has_live_coding_times_and_lesson_lists():
     lesson = front_matter()["lesson"]
-    assert (lesson["teaching"], lesson["exercises"]) == (60, 50)
+    # about 30 typed cells plus explanation; 5 core exercises (2.1, 2.3-2.6) at 5-10 minutes each
+    assert (lesson["teaching"], lesson["exercises"]) == (75, 40)
     for key in ("questions", "objectives", "keypoints"):
         assert lesson[key], f"lesson.{key} is empty"
+
+
+def test_the_skippable_exercises_are_marked_optional():
+    text = source()
+    optional = set(re.findall(r"^```\{exercise\}[^\n]*\n:label: (\S+)\n:class: optional$", text, re.M))
+    assert optional == {"ex-keras-pairplot-sex", "ex-keras-roc"}
 
 
 def test_the_ten_workflow_steps_are_labelled_headings_in_order():
@@ -102,9 +125,17 @@ def test_learner_code_uses_keras_only_and_no_deprecated_input_shape():
     assert "import tensorflow" not in text
     assert "tf." not in re.sub(r"[A-Za-z_]tf\.", "", text)
     assert "input_shape=" not in text
-    assert text.count("keras.utils.set_random_seed(") == 1
-    for fit in re.findall(r"\.fit\([^)]*\)", text):
+    for fit in re.findall(r"\.fit\([^)]*\)", "\n".join(code_cells())):
         assert "verbose=0" in fit, fit
+
+
+def test_every_network_and_training_the_prose_quotes_is_seeded_right_before_it():
+    """An exercise done in code in between (a model of one's own) must not change the numbers."""
+    cells = code_cells()
+    seeded = [i for i, c in enumerate(cells) if "keras.Model(" in c or ".fit(" in c]
+    assert len(seeded) == 3  # our network, its training, the broken network (built and trained)
+    for i in seeded:
+        assert cells[i].lstrip().startswith("keras.utils.set_random_seed("), cells[i][:200]
 
 
 def test_cross_references_to_episode_three_and_the_workflow_steps():
@@ -153,10 +184,66 @@ def test_reloaded_model_predicts_the_same_and_plot_model_draws_the_network(built
     assert len(compare) == 1
     results = [o for o in compare[0].outputs if o.get("output_type") == "execute_result"]
     assert results and results[0]["data"]["text/plain"] == "True"
+    # "`True`: the same layers, with the same ... parameters" after the Sequential version
+    same = [c for c in cells if "sequential_model.count_params() == model.count_params()" in c.source]
+    results = [o for o in same[0].outputs if o.get("output_type") == "execute_result"]
+    assert len(same) == 1 and results and results[0]["data"]["text/plain"] == "True"
     html = built_book.html(DOC)
     if shutil.which("dot") is None:  # without Graphviz, Keras prints why and draws nothing
         pytest.skip("Graphviz is not installed here (make installs it)")
     assert 'alt="Diagram of the sequential penguin classifier' in html
+
+
+def test_the_sequential_model_is_the_functional_one_layer_for_layer():
+    """The page says the Sequential version "is our network once more": same layers, same counts."""
+    import keras
+    import numpy as np
+
+    normalizer = keras.layers.Normalization()
+    normalizer.adapt(np.arange(40, dtype="float32").reshape(10, 4))
+    names = {"keras": keras, "normalizer": normalizer}
+    exec(the_cell("scaled = normalizer(inputs)"), names)  # the page's own code
+    exec(the_cell("keras.Sequential("), names)
+    functional, sequential = names["model"], names["sequential_model"]
+
+    def layers(model):
+        return [
+            (type(layer).__name__, layer.get_config().get("units"), layer.get_config().get("activation"))
+            for layer in model.layers
+            if not isinstance(layer, keras.layers.InputLayer)
+        ]
+
+    assert layers(sequential) == layers(functional)
+    assert [t for t, _, _ in layers(sequential)] == ["Normalization", "Dense", "Dense"]
+    assert sequential.count_params() == functional.count_params()
+    assert sequential.layers[0] is normalizer  # the adapted layer, not a fresh one
+
+
+def test_the_plot_model_cell_carries_on_without_graphviz(tmp_path):
+    """Without Graphviz's `dot` program, plot_model raises ImportError; the learner's cell must
+    catch it, say what to install, and let the notebook go on."""
+    cell = the_cell("keras.utils.plot_model(")
+    script = tmp_path / "cell.py"
+    script.write_text(
+        "import keras\n"
+        "sequential_model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(3)])\n"
+        "try:\n"
+        "    keras.utils.plot_model(sequential_model, to_file='bare.png')\n"
+        "except ImportError:\n"
+        "    print('THE BARE CALL RAISES')\n"
+        f"{cell}\n"
+        "print('CELL DONE, diagram =', diagram)\n"
+    )
+    empty = tmp_path / "bin"  # a PATH on which no `dot` can be found
+    empty.mkdir()
+    env = {**os.environ, "PATH": str(empty), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    run = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "THE BARE CALL RAISES" in run.stdout, "plot_model no longer raises without Graphviz"
+    assert "CELL DONE, diagram = None" in run.stdout
+    assert "graphviz" in run.stdout.lower() and "nothing else on this page needs it" in run.stdout
 
 
 # --- glued numbers against a direct recomputation -------------------------------------
@@ -198,6 +285,8 @@ def test_glued_parameter_counts_follow_the_dense_layer_formula(built_book):
     assert value("n_params_norm") == 2 * inputs + 1  # a mean and a variance per input, and a count
     assert value("n_params_total") == value("n_params_trainable") + value("n_params_norm")
     assert value("n_params_32") == (inputs + 1) * 32 + (32 + 1) * outputs
+    # count_params() also counts the normalisation layer's non-trainable numbers
+    assert value("n_params_32_total") == value("n_params_32") + value("n_params_norm")
 
 
 @pytest.mark.slow
@@ -231,14 +320,49 @@ def test_the_listed_mistakes_are_the_off_diagonal_cells(built_book):
 @pytest.mark.slow
 def test_what_the_prose_says_about_the_two_training_curves_holds(built_book):
     value = lambda name: built_book.glued_value(DOC, name)  # noqa: E731
-    # ours: "falls ... until it levels off at a low value", a healthy run
+    guess = value("guess_loss")
+    assert guess == pytest.approx(np.log(3))
+    # ours: first epoch "close to" guessing, then far below it, "still falling at the end"
+    assert abs(value("loss_first") - guess) < 0.15
     assert value("loss_last") < value("loss_first") / 10 and value("accuracy_last") > 0.95
-    # without the Normalization layer: "an enormous first loss", "still high", far less accurate
+    assert value("loss_epoch_90") > 1.05 * value("loss_last")
+    # without the Normalization layer: "an enormous first loss", then still "above" guessing and
+    # less accurate than answering "Adelie" for every penguin
     assert value("broken_loss_first") > 100
-    assert value("broken_loss_last") > 1 > 10 * value("loss_last")
-    assert value("broken_accuracy_last") < 0.7
+    assert value("broken_loss_last") > guess > 10 * value("loss_last")
+    assert value("broken_accuracy_last") < value("share_train_Adelie")
     # step 9: "this network leaves little to gain"
     assert value("test_accuracy") >= 0.95
+
+
+@pytest.mark.slow
+def test_step_8_and_the_rare_class_section_match_the_confusion_matrix(built_book):
+    value = lambda name: built_book.glued_value(DOC, name)  # noqa: E731
+    cells = np.array(value("confusion_cells"))
+    _, test_counts = split_counts()
+    chinstrap = SPECIES.index("Chinstrap")
+    # step 8: "gets N of the 69 test penguins wrong: too few to tell overfitting from bad luck"
+    assert value("n_test_wrong") == value("n_test") - value("n_test_correct") <= 2
+    assert value("accuracy_without_chinstrap") == pytest.approx(
+        1 - test_counts["Chinstrap"] / sum(test_counts.values())
+    )
+    called = cells[:, chinstrap]
+    assert value("n_called_chinstrap") == called.sum()
+    assert value("n_wrongly_called_chinstrap") == called.sum() - called[chinstrap]
+    assert value("precision_chinstrap") == pytest.approx(called[chinstrap] / called.sum())
+    # "the network found every Chinstrap ... no Chinstrap was missed, so neither is needed"
+    assert value("recall_Chinstrap") == 1
+
+
+@pytest.mark.slow
+def test_the_roc_exercise_answers_hold_for_this_run(built_book):
+    value = lambda name: built_book.glued_value(DOC, name)  # noqa: E731
+    # question 3: mistakes in the matrix "yet" a perfect AUC, because a threshold separates them
+    assert value("mistakes") != "none" and "as Chinstrap" in value("mistakes")
+    assert value("auc_chinstrap") == 1
+    assert value("lowest_chinstrap") > value("highest_other")
+    # question 1: the misclassified penguin is a false alarm at 0.5 as well
+    assert value("highest_other") >= 0.5 and value("fpr_05") > 0
 
 
 @pytest.mark.slow
