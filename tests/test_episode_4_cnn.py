@@ -93,6 +93,100 @@ def test_front_matter_has_the_syllabus_times(source):
         assert lesson[key], key
 
 
+def code_cells_with_place(notebook, source: str) -> list[tuple[str, list[str], bool]]:
+    """Every code cell as (source, tags, inside a solution), in page order."""
+    in_solution, places = False, []
+    for line in source.splitlines():
+        if re.match(r"^`{3,}\{solution-start\}", line):
+            in_solution = True
+        elif re.match(r"^`{3,}\{solution-end\}", line):
+            in_solution = False
+        elif line.startswith("```{code-cell}"):
+            places.append(in_solution)
+    cells = [c for c in notebook.cells if c.cell_type == "code"]
+    assert len(cells) == len(places), "every code cell is a ```{code-cell} block"
+    return [(c.source, c.metadata.get("tags", []), inside) for c, inside in zip(cells, places, strict=True)]
+
+
+def _names(source: str, kind) -> set[str]:
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, kind):
+            found.add(node.id)
+        elif kind is ast.Store and isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            found.add(node.name)
+        elif kind is ast.Store and isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return found
+
+
+def test_code_outside_solutions_needs_no_name_that_only_a_solution_defines(notebook, source):
+    """Learners skip exercises: neither the visible nor the hidden code may rely on a solution."""
+    import ast
+
+    defined_outside: set[str] = set()
+    solution_only: set[str] = set()
+    for code, _, inside in code_cells_with_place(notebook, source):
+        bound = _names(code, ast.Store)
+        if inside:
+            solution_only |= bound - defined_outside
+            continue
+        needed = (_names(code, ast.Load) - bound) & solution_only
+        assert not needed, f"code outside the solutions uses {sorted(needed)}:\n{code}"
+        defined_outside |= bound
+        solution_only -= bound
+
+
+def test_every_quoted_training_run_is_seeded_where_its_network_is_made_or_trained(notebook, source):
+    """A seed between building a network and training it, with no exercise in between, so the
+    numbers the prose quotes do not depend on what a learner ran before."""
+    cells = code_cells_with_place(notebook, source)
+    fits = [
+        i
+        for i, (code, tags, inside) in enumerate(cells)
+        if not inside and re.search(r"\.(fit|search)\(", code)
+    ]
+    assert len(fits) >= 6
+    for i in fits:
+        code = cells[i][0]
+        if "keras.utils.set_random_seed(" in code:
+            continue
+        model = re.search(r"(\w+)\.fit\(", code).group(1)
+        made = max(j for j in range(i) if re.search(rf"^{model} = ", cells[j][0], re.M))
+        between = cells[made : i + 1]
+        assert any("keras.utils.set_random_seed(" in c for c, _, _ in between), f"{model} is not seeded"
+        assert not any(inside for _, _, inside in between), (
+            f"a solution runs between building and training {model}"
+        )
+        assert "{exercise}" not in source.split(cells[made][0])[1].split(code)[0]
+
+
+def test_cross_references_in_the_text_have_their_own_words(source):
+    """A bare {ref} pastes the target's whole title ("5. Choose a loss function and optimizer")."""
+    bare = re.findall(r"\{ref\}`[^`<]+`", source)
+    assert not bare, f"give these references their own words: {bare}"
+
+
+def test_admonitions_with_a_title_use_the_admonition_directive(source):
+    """{tip}, {note} and friends take no title: a title there runs into the first sentence."""
+    titled = re.findall(
+        r"^`{3,}\{(?:tip|note|hint|important|warning|caution|attention)\} *\S.*$", source, re.M
+    )
+    assert not titled, titled
+
+
+def test_page_says_why_it_keeps_no_test_set_and_what_a_project_would_do(source):
+    assert "```{admonition} Why this episode keeps no test set apart" in source
+    assert "evaluate only the final model on the test files, once" in source
+
+
+def test_dropout_is_described_as_a_fresh_mask_per_image_and_step(source):
+    assert "for every batch" not in source
+    assert "drawn afresh for every image and in every training step" in source
+
+
 def test_page_label_title_overview_and_keypoints(source):
     body = source.split("---", 2)[2]
     assert body.lstrip().startswith("(episode-cnn)=\n# ")
