@@ -68,11 +68,71 @@ def test_page_builds_densenet121_as_a_learner_would_with_the_fallback_out_of_vie
     for needed in ("include_top=False", 'pooling="max"', 'weights="imagenet"'):
         assert needed in call[0].source, f"DenseNet121(...) lacks {needed}"
     prepare = [c for c in cells if "prepare_densenet121()" in c.source]
-    assert len(prepare) == 1 and "remove-input" in prepare[0].metadata.get("tags", [])
+    assert len(prepare) == 1 and "remove-cell" in prepare[0].metadata.get("tags", [])
     assert cells.index(prepare[0]) < cells.index(call[0])
     assert "base.trainable = False" in SOURCE.read_text()
     text = SOURCE.read_text()
     assert "import tensorflow" not in text and "tf." not in text
+
+
+def test_page_tells_a_learner_what_to_do_when_the_weights_download_fails():
+    text = " ".join(SOURCE.read_text().split())
+    for needed in (WEIGHTS_NAME, "~/.keras/models/", "KERAS_HOME", "python -m dlbook.prefetch densenet121"):
+        assert needed in text, needed
+
+
+def _cells():
+    notebook = jupytext.read(SOURCE, fmt="md:myst")
+    return [c for c in notebook.cells if c.cell_type == "code"]
+
+
+def test_training_curves_use_plot_history_so_epochs_count_from_one():
+    figure = next(
+        c
+        for c in _cells()
+        if c.metadata.get("mystnb", {}).get("figure", {}).get("name") == "fig-transfer-curves"
+    )
+    assert "plot_history(history" in figure.source
+    assert ".plot(history.history" not in SOURCE.read_text()
+
+
+def test_the_training_runs_whose_results_the_text_quotes_are_seeded_in_their_cell():
+    for run in ("head.fit(", "scratch.fit("):
+        cells = _cells()
+        i = next(i for i, c in enumerate(cells) if run in c.source)
+        # the baseline is built in the same cell as it is trained; the head was built in step 4
+        # and only its batch order (and dropout) depend on the seed at training time
+        assert "keras.utils.set_random_seed(" in cells[i].source, run
+
+
+def test_fine_tuning_recipe_uses_keras_own_switches():
+    """No per-block switch exists: unfreeze the base, refreeze up to a layer, keep batch norm frozen."""
+    cells = [c.source for c in _cells()]
+    recipe = next(c for c in cells if "base.trainable = True" in c)
+    assert "for layer in base.layers[:first_trained]:" in recipe
+    assert "isinstance(layer, keras.layers.BatchNormalization)" in recipe
+    text = SOURCE.read_text()
+    assert "learning_rate=1e-4" in text and "base(x, training=False)" in text
+    # ... and the model is frozen again before it is saved
+    assert (
+        cells.index(recipe)
+        < cells.index("base.trainable = False")
+        < next(i for i, c in enumerate(cells) if "model.save(" in c)
+    )
+
+
+def test_minutes_count_only_core_exercises_and_the_optional_one_is_marked():
+    from dlbook_tools.pages import Page
+
+    lesson = Page(SOURCE).lesson
+    assert (lesson["teaching"], lesson["exercises"]) == (40, 30)
+    text = SOURCE.read_text()
+    assert ":label: ex-transfer-other-model\n:class: optional\n" in text
+
+
+def test_cross_references_in_the_text_have_their_own_words():
+    bare = re.findall(r"\{ref\}`[^`<]+`", SOURCE.read_text())
+    assert not bare, f"give these references their own words: {bare}"
 
 
 # --- the weights helper with a fake Keras cache (no build needed) ----------------------------
@@ -204,6 +264,13 @@ def test_glued_parameter_counts_match_a_recount(built_book):
     assert built_book.glued_value(DOC, "params_head") == head_total
     assert built_book.glued_value(DOC, "params_total") == base.count_params() + head_total
     assert built_book.glued_value(DOC, "params_frozen") == base.count_params() + 2 * n_features
+    # Fine-tuning: the last dense block (from conv5_block1_0_bn on) without its batch norm layers.
+    names = [layer.name for layer in base.layers]
+    last_block = base.layers[names.index("conv5_block1_0_bn") :]
+    unfrozen = sum(
+        layer.count_params() for layer in last_block if not isinstance(layer, keras.layers.BatchNormalization)
+    )
+    assert built_book.glued_value(DOC, "finetune_trainable") == unfrozen + head_trainable
 
 
 @pytest.mark.slow
@@ -252,5 +319,16 @@ def test_glued_timings_and_speedups_are_consistent(built_book):
 def test_standin_note_is_shown_exactly_when_the_base_has_random_weights(built_book):
     html = built_book.html(DOC)
     note = "Stand-in base: random weights" in html
-    verdict_mentions_standin = "random stand-in base" in built_book.glued_value(DOC, "comparison_verdict")
+    verdict_mentions_standin = built_book.glued_value(DOC, "base_weights") == "random stand-in"
     assert note == verdict_mentions_standin
+
+
+@pytest.mark.slow
+def test_learner_notebook_holds_no_build_machinery(built_book):
+    import nbformat
+
+    path = built_book.root / "_build" / "notebooks" / f"{DOC}.ipynb"
+    text = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells)
+    assert "keras.applications.DenseNet121(" in text
+    for machinery in ("prepare_densenet121", "dlbook.pretrained", "capture_output", "glue("):
+        assert machinery not in text, machinery
