@@ -47,8 +47,51 @@ def test_siamese_walkthrough_links_all_ten_workflow_steps():
     text = SOURCE.read_text()
     start = text.index("(episode-outlook-siamese)=")
     end = text.index("(episode-outlook-bias)=")
-    linked = set(re.findall(r"\{ref\}`workflow-step-(\d+)`", text[start:end]))
+    linked = set(re.findall(r"\{ref\}`[^`<]+<workflow-step-(\d+)>`", text[start:end]))
     assert linked == {str(n) for n in range(1, 11)}
+
+
+def test_no_bare_ref_pastes_a_numbered_title_into_running_text():
+    # {ref}`label` renders the target's whole title; running text gives its own words
+    assert not re.findall(r"\{ref\}`[^`<]+`", SOURCE.read_text())
+
+
+def _code() -> str:
+    return "\n".join(re.findall(r"^```\{code-cell\}[^\n]*\n(.*?)^```", SOURCE.read_text(), re.S | re.M))
+
+
+def test_penguins_are_split_before_pairs_are_drawn_and_validation_pairs_are_held_out():
+    """Pairs drawn from one pool would put the same penguin in training and validation pairs."""
+    code = _code()
+    assert "validation_split" not in code
+    assert "validation_data=([val_a, val_b], val_same)" in code
+    assert code.index("train_test_split(") < code.index("def make_pairs")
+    for split in ("train", "val", "test"):
+        assert f"make_pairs({split}_x, {split}_species," in code, split
+
+
+def test_training_curves_use_plot_history_and_the_run_is_seeded():
+    code = _code()
+    assert "from dlbook.plotting import plot_history" in code
+    assert ".plot(history.history" not in code  # epochs would count from 0
+    model_cell = code[code.index("base = keras.Sequential(") - 200 : code.index("siamese.summary()")]
+    assert "keras.utils.set_random_seed(" in model_cell
+
+
+def test_core_exercises_and_minutes():
+    """Most exercises are optional; the front matter counts only the two core ones."""
+    text = SOURCE.read_text()
+    optional = set(re.findall(r":label: (ex-[a-z0-9-]+)\n:class: optional", text))
+    assert optional == EXERCISES - {"ex-outlook-ms2deepscore-steps", "ex-outlook-bias"}
+    assert re.search(r"^  teaching: 35\n  exercises: 10$", text, re.M)
+
+
+def test_project_advice_keeps_the_test_set_out_of_model_selection():
+    text = SOURCE.read_text()
+    organise = text[text.index("(episode-outlook-organise)=") : text.index("(episode-outlook-next-steps)=")]
+    assert "validation score" in organise
+    assert "test score)" not in organise  # no per-run test score to pick the best run by
+    assert "Seed once at the start" not in organise
 
 
 def test_learner_code_uses_keras_only():
@@ -84,9 +127,12 @@ def test_glued_penguin_counts_match_the_data(built_book):
     from palmerpenguins import load_penguins
 
     n = int(load_penguins().dropna(subset=MEASUREMENTS).shape[0])
+    n_test = math.ceil(0.2 * n)
+    n_val = math.ceil(0.25 * (n - n_test))
     assert built_book.glued_value(DOC, "n_penguins") == n
-    assert built_book.glued_value(DOC, "n_test_penguins") == math.ceil(0.3 * n)
-    assert built_book.glued_value(DOC, "n_train_penguins") == n - math.ceil(0.3 * n)
+    assert built_book.glued_value(DOC, "n_test_penguins") == n_test
+    assert built_book.glued_value(DOC, "n_val_penguins") == n_val
+    assert built_book.glued_value(DOC, "n_train_penguins") == n - n_test - n_val
 
 
 @pytest.mark.slow
@@ -102,3 +148,12 @@ def test_glued_accuracies_are_fractions_and_the_baseline_matches_the_pair_mix(bu
         <= built_book.glued_value(DOC, "mean_sim_same")
         <= 1
     )
+
+
+@pytest.mark.slow
+def test_glued_final_losses_are_the_small_positive_numbers_the_figure_shows(built_book):
+    train = built_book.glued_value(DOC, "siamese_loss_last")
+    val = built_book.glued_value(DOC, "siamese_val_loss_last")
+    assert 0 < train < 0.1 and 0 < val < 0.1
+    # the network beats the always-"different" baseline on held-out pairs
+    assert built_book.glued_value(DOC, "siamese_accuracy") > built_book.glued_value(DOC, "siamese_baseline")
