@@ -89,8 +89,9 @@ def split_counts():
 
 def test_front_matter_has_live_coding_times_and_lesson_lists():
     lesson = front_matter()["lesson"]
-    # about 30 typed cells plus explanation; 5 core exercises (2.1, 2.3-2.6) at 5-10 minutes each
-    assert (lesson["teaching"], lesson["exercises"]) == (75, 40)
+    # about 30 typed cells (plot_history among them) plus explanation of the confusion matrix,
+    # ROC, precision/recall and saving; 5 core exercises (2.1, 2.3-2.6) at 5-10 minutes each
+    assert (lesson["teaching"], lesson["exercises"]) == (85, 40)
     for key in ("questions", "objectives", "keypoints"):
         assert lesson[key], f"lesson.{key} is empty"
 
@@ -134,8 +135,14 @@ def test_every_network_and_training_the_prose_quotes_is_seeded_right_before_it()
     cells = code_cells()
     seeded = [i for i, c in enumerate(cells) if "keras.Model(" in c or ".fit(" in c]
     assert len(seeded) == 3  # our network, its training, the broken network (built and trained)
-    for i in seeded:
-        assert cells[i].lstrip().startswith("keras.utils.set_random_seed("), cells[i][:200]
+    # one `seed` variable, set where the first network is built, so "change `seed`" changes all
+    assert cells[seeded[0]].lstrip().startswith("seed = 8\nkeras.utils.set_random_seed(seed)\n")
+    assert sum(len(re.findall(r"^seed = ", c, re.M)) for c in cells) == 1
+    for i in seeded[1:]:
+        assert cells[i].lstrip().startswith("keras.utils.set_random_seed(seed)\n"), cells[i][:200]
+    assert "set_random_seed(8)" not in source()
+    prose = " ".join(source().split())
+    assert "change `seed`" in prose and "in the first cell of this page" not in prose
 
 
 def test_cross_references_to_episode_three_and_the_workflow_steps():
@@ -246,6 +253,46 @@ def test_the_plot_model_cell_carries_on_without_graphviz(tmp_path):
     assert "graphviz" in run.stdout.lower() and "nothing else on this page needs it" in run.stdout
 
 
+def test_the_plot_model_cell_also_carries_on_where_keras_only_prints_the_graphviz_message(tmp_path):
+    """The prose describes Keras's second behaviour: once IPython's namespace magics are loaded
+    (some Jupyter front ends), plot_model prints what to install and returns None."""
+    cell = the_cell("keras.utils.plot_model(")
+    script = tmp_path / "cell.py"
+    script.write_text(
+        "import IPython.core.magics.namespace\n"
+        "import keras\n"
+        "sequential_model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(3)])\n"
+        f"{cell}\n"
+        "print('CELL DONE, diagram =', diagram)\n"
+    )
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    env = {**os.environ, "PATH": str(empty), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    run = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "You must install graphviz" in run.stdout
+    assert "CELL DONE, diagram = None" in run.stdout
+
+
+def test_the_plot_model_prose_describes_both_behaviours_and_points_to_the_setup_page():
+    prose = " ".join(source().split())
+    assert "pip install pydot" not in prose
+    assert "{ref}`the setup page <setup-graphviz>`" in prose
+    assert "`ImportError`" in prose and "returns `None`" in prose
+
+
+def test_the_validation_set_and_roc_thresholds_are_described_correctly():
+    prose = " ".join(source().split())
+    assert "episode 3 introduces" not in prose and "which episode 3 introduces" not in prose
+    assert "A threshold above 1 catches nothing" in prose
+    # verdicts that hold only for this run say so, or are glued
+    assert "the network found every Chinstrap" not in prose
+    assert "no Chinstrap was missed" not in prose
+    assert "{glue:text}`n_found_chinstrap` of the {glue:text}`n_test_chinstrap` Chinstraps" in prose
+
+
 # --- glued numbers against a direct recomputation -------------------------------------
 
 
@@ -331,6 +378,11 @@ def test_what_the_prose_says_about_the_two_training_curves_holds(built_book):
     assert value("broken_loss_first") > 100
     assert value("broken_loss_last") > guess > 10 * value("loss_last")
     assert value("broken_accuracy_last") < value("share_train_Adelie")
+    # the alt texts: ours "climbs close to 1 within about 15 epochs and stays there"; the broken
+    # loss "starts in the thousands", its accuracy "stays low, below one half, in every epoch"
+    assert value("accuracy_min_from_15") >= 0.95
+    assert value("broken_loss_first") >= 1000
+    assert value("broken_accuracy_max") < 0.5
     # step 9: "this network leaves little to gain"
     assert value("test_accuracy") >= 0.95
 
@@ -343,6 +395,10 @@ def test_step_8_and_the_rare_class_section_match_the_confusion_matrix(built_book
     chinstrap = SPECIES.index("Chinstrap")
     # step 8: "gets N of the 69 test penguins wrong: too few to tell overfitting from bad luck"
     assert value("n_test_wrong") == value("n_test") - value("n_test_correct") <= 2
+    # the heatmap's alt text: "cells off the diagonal hold few or none"
+    assert cells.sum() - np.trace(cells) <= 2
+    assert value("n_test_chinstrap") == test_counts["Chinstrap"]
+    assert value("n_found_chinstrap") == cells[chinstrap, chinstrap]
     assert value("accuracy_without_chinstrap") == pytest.approx(
         1 - test_counts["Chinstrap"] / sum(test_counts.values())
     )
@@ -390,6 +446,15 @@ def test_plot_history_is_taught_here_and_kept_identical_in_the_helper_package():
     taught = [c for c in cells if c.lstrip().startswith("def plot_history(")]
     assert len(taught) == 1, "episode 2 defines plot_history in one visible cell"
     assert taught[0].strip() == inspect.getsource(plotting.plot_history).strip()
-    for page in ("3-monitor-the-model", "4-advanced-layer-types"):
-        text = (SOURCE.parent / f"{page}.md").read_text()
-        assert "from dlbook.plotting import plot_history" in text and "def plot_history" not in text
+    importers = sorted(
+        int(page.name[0])
+        for page in SOURCE.parent.glob("*.md")
+        if page != SOURCE and "from dlbook.plotting import plot_history" in page.read_text()
+    )
+    assert {3, 4} <= set(importers)
+    for n in importers:
+        text = next(SOURCE.parent.glob(f"{n}-*.md")).read_text()
+        assert "def plot_history" not in text
+    # the prose names every episode that imports it
+    named = ", ".join(str(n) for n in importers[:-1]) + f" and {importers[-1]}"
+    assert f"episodes {named} import it" in " ".join(source().split())

@@ -79,11 +79,33 @@ def test_training_curves_use_plot_history_and_the_run_is_seeded():
 
 
 def test_core_exercises_and_minutes():
-    """Most exercises are optional; the front matter counts only the two core ones."""
+    """Most exercises are optional; the front matter counts only the three core ones."""
     text = SOURCE.read_text()
     optional = set(re.findall(r":label: (ex-[a-z0-9-]+)\n:class: optional", text))
-    assert optional == EXERCISES - {"ex-outlook-ms2deepscore-steps", "ex-outlook-bias"}
-    assert re.search(r"^  teaching: 35\n  exercises: 10$", text, re.M)
+    core = {"ex-outlook-ms2deepscore-steps", "ex-outlook-small-embedding", "ex-outlook-bias"}
+    assert optional == EXERCISES - core
+    # live-coding the Siamese cells; core exercises 5 + 5 + 5 minutes
+    assert re.search(r"^  teaching: 40\n  exercises: 15$", text, re.M)
+
+
+def test_make_pairs_never_pairs_a_penguin_with_itself():
+    import numpy as np
+
+    code = _code()
+    start = code.index("def make_pairs")
+    source = code[start : code.index("\n\n\n", start)]
+    namespace = {"np": np, "rng": np.random.default_rng(1)}
+    exec(source, namespace)
+    x = np.arange(5, dtype=float).reshape(5, 1)  # the row number identifies the penguin
+    a, b, same = namespace["make_pairs"](x, np.array([0, 0, 1, 1, 2]), 5000)
+    assert (a != b).all()
+    assert set(b.ravel()) == set(range(5))  # every other penguin can be drawn
+    assert same.mean() == pytest.approx(2 * 2 / 20, abs=0.03)  # 2 same-species pairs of 20
+
+
+def test_cosine_similarity_is_described_down_to_minus_one():
+    text = " ".join(SOURCE.read_text().split())
+    assert "-1 when they point in opposite directions" in text
 
 
 def test_project_advice_keeps_the_test_set_out_of_model_selection():
@@ -155,5 +177,20 @@ def test_glued_final_losses_are_the_small_positive_numbers_the_figure_shows(buil
     train = built_book.glued_value(DOC, "siamese_loss_last")
     val = built_book.glued_value(DOC, "siamese_val_loss_last")
     assert 0 < train < 0.1 and 0 < val < 0.1
+    # the prose and the alt text: validation below training for the first epochs, then above;
+    # both curves still falling at the end
+    below = built_book.glued_value(DOC, "siamese_val_below_epochs")
+    assert 1 <= below < 30
+    assert built_book.glued_value(DOC, "siamese_val_after") == "above"
+    assert val > train
+    assert built_book.glued_value(DOC, "siamese_val_falling") is True
+
+
+@pytest.mark.slow
+def test_the_histogram_alt_text_holds_for_the_run(built_book):
+    """Same-species pairs "pile up near 1", different-species pairs "near 0", "barely overlap"."""
+    assert built_book.glued_value(DOC, "mean_sim_same") >= 0.85
+    assert abs(built_book.glued_value(DOC, "mean_sim_different")) <= 0.15
+    assert built_book.glued_value(DOC, "siamese_accuracy") >= 0.95
     # the network beats the always-"different" baseline on held-out pairs
     assert built_book.glued_value(DOC, "siamese_accuracy") > built_book.glued_value(DOC, "siamese_baseline")
