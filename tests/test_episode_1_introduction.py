@@ -534,3 +534,32 @@ def test_dropout_is_explained_where_it_is_first_mentioned_and_backends_are_not_o
     assert "switches off" in prose[first:first + 200]
     assert "should run unchanged" not in prose
     assert "built and tested with the TensorFlow backend" in prose
+
+
+def _prose_before(marker: str) -> str:
+    prose = " ".join(" ".join(_source_outside_code()).split())
+    return prose[: prose.index(marker)]
+
+
+def test_rmse_is_defined_before_the_mse_exercise_uses_it():
+    before = _prose_before(":label: ex-introduction-mse")
+    assert "**root mean squared error** (RMSE)" in before
+    assert "unit of the target" in before
+
+
+def test_the_slope_of_each_loss_is_given_before_the_huber_exercise_asks_about_it():
+    """Part 3 of the Huber exercise asks which loss steers training more: the answer (the
+    gradient) must be in the text the learner has read by then."""
+    before = _prose_before(":label: ex-introduction-huber")
+    section = before[before.index("(episode-introduction-loss)=") :]
+    assert "the slope at an error $e$ is $2e$" in section
+    assert "capped at $\\delta$" in section
+
+
+def test_relus_missing_slope_at_zero_is_said_where_relu_is_defined():
+    """Exercise answer 8 (ReLU has no slope at 0) must not rest on reading the plot alone."""
+    prose = " ".join(" ".join(_source_outside_code()).split())
+    start = prose.index("ReLU (rectified linear unit)")
+    definition = prose[start : prose.index("Linear (identity)", start)]
+    assert "no slope (no derivative)" in definition and "$z = 0$" in definition
+    assert "Has no slope (no derivative) at one input value." in prose

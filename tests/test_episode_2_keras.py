@@ -293,6 +293,40 @@ def test_the_validation_set_and_roc_thresholds_are_described_correctly():
     assert "{glue:text}`n_found_chinstrap` of the {glue:text}`n_test_chinstrap` Chinstraps" in prose
 
 
+def test_the_broken_network_is_told_apart_by_where_its_loss_ends_not_by_how_it_falls():
+    """The broken curve falls steeply too (from thousands to a few): the sign of trouble is that it
+    stays above the loss of guessing, and the healthy one ends far below it."""
+    keypoints = " ".join(front_matter()["lesson"]["keypoints"])
+    assert "stays near that of guessing" not in keypoints
+    assert "far below the loss of guessing" in keypoints and "stays above it" in keypoints
+    prose = " ".join(source().split())
+    healthy = prose[prose.index("In the first epoch the loss is") : prose.index("(episode-keras-bad-curve)=")]
+    assert "far below the {glue:text}`guess_loss:.2f` of guessing" in healthy
+    assert "still end above that line" in healthy
+
+
+def test_the_hidden_broken_network_cell_does_not_give_the_answer_away():
+    """Exercise part 2 asks the learner to guess the change before revealing the code."""
+    cell = the_cell("broken_inputs = keras.Input(")
+    comments = " ".join(re.findall(r"#.*", cell)).lower()
+    for telltale in ("normali", "scal", "standard"):
+        assert telltale not in comments, telltale
+    assert "Normalization" not in cell
+
+
+def test_the_roc_question_explains_the_winning_probability_and_the_solution_places_the_point():
+    prose = " ".join(source().split())
+    question = prose[prose.index(":label: ex-keras-roc") :]
+    question = question[: question.index("```")]
+    assert "Only a probability above 0.5 always wins" not in question
+    assert "largest of the three probabilities" in question
+    assert "0.4 for Chinstrap" in question and "0.35 and 0.25" in question
+    solution = prose[prose.index("{solution} ex-keras-roc") :]
+    first = solution[: solution.index(" 2. ")]
+    assert "on the horizontal axis" in first and "on the vertical axis" in first
+    assert "close to the top left corner" in first
+
+
 # --- glued numbers against a direct recomputation -------------------------------------
 
 
@@ -419,6 +453,8 @@ def test_the_roc_exercise_answers_hold_for_this_run(built_book):
     assert value("lowest_chinstrap") > value("highest_other")
     # question 1: the misclassified penguin is a false alarm at 0.5 as well
     assert value("highest_other") >= 0.5 and value("fpr_05") > 0
+    # question 1: the point at 0.5 lies "close to the top left corner"
+    assert value("fpr_05") < 0.1 and value("tpr_05") > 0.9
 
 
 @pytest.mark.slow

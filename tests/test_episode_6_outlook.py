@@ -194,3 +194,26 @@ def test_the_histogram_alt_text_holds_for_the_run(built_book):
     assert built_book.glued_value(DOC, "siamese_accuracy") >= 0.95
     # the network beats the always-"different" baseline on held-out pairs
     assert built_book.glued_value(DOC, "siamese_accuracy") > built_book.glued_value(DOC, "siamese_baseline")
+
+
+def test_the_ms2deepscore_description_supports_every_step_the_solution_credits():
+    text = " ".join(SOURCE.read_text().split())
+    description = text[text.index("(episode-outlook-ms2deepscore)=") : text.index(":label: ex-outlook-ms2deepscore-steps")]
+    solution = text[text.index("{solution} ex-outlook-ms2deepscore-steps") :]
+    solution = solution[: solution.index("```")]
+    if "kept out of training" in solution:  # step 8
+        assert "kept out of training" in description
+    if "published" in solution:  # step 10
+        assert "published the trained model" in description
+    # the MSE loss was introduced in episode 1, not episode 3
+    assert "loss of episode 3" not in solution
+    assert "{ref}`episode 1 <episode-introduction-loss>`" in solution
+    assert "{term}`batch normalisation`" in description
+
+
+def test_the_hand_scaling_of_the_pair_inputs_says_why_it_is_not_a_normalization_layer():
+    text = " ".join(SOURCE.read_text().split())
+    section = text[text.index("(episode-outlook-siamese-data)=") :]
+    prose = section[: section.index("```{code-cell}")]
+    assert "mean and standard deviation" in prose and "`Normalization`" in prose
+    assert "mean, std = train_x.mean(axis=0), train_x.std(axis=0)" in _code()
