@@ -10,6 +10,7 @@ ever see the stand-in.
 
 from __future__ import annotations
 
+import math
 import re
 import tempfile
 from pathlib import Path
@@ -88,7 +89,7 @@ def notebook():
 def test_front_matter_has_the_syllabus_times(source):
     lesson = Page(PAGE).lesson
     assert lesson["teaching"] == 70
-    assert lesson["exercises"] == 70
+    assert lesson["exercises"] == 60  # the core exercises; the optional fourth block is extra
     for key in ("questions", "objectives", "keypoints"):
         assert lesson[key], key
 
@@ -251,8 +252,8 @@ def test_whole_page_runs_unchanged_on_real_format_files(tmp_path, monkeypatch, n
     monkeypatch.setattr(plt, "show", lambda *args, **kwargs: plt.close("all"))
     fit = keras.Model.fit
     monkeypatch.setattr(keras.Model, "fit", lambda self, *a, **kw: fit(self, *a, **{**kw, "epochs": 1}))
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the tuner's folder lands in tmp_path
-    monkeypatch.chdir(tmp_path)  # and the saved model, which the page writes next to itself
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # any temporary folder lands in tmp_path
+    monkeypatch.chdir(tmp_path)  # the tuner's folder and the saved model land next to the "notebook"
 
     from IPython.core.interactiveshell import InteractiveShell
 
@@ -270,6 +271,7 @@ def test_whole_page_runs_unchanged_on_real_format_files(tmp_path, monkeypatch, n
     assert len(namespace["history_pool"].history["loss"]) == 1
     assert len(namespace["results"]) == 4
     assert namespace["model_path"].is_file()
+    assert (tmp_path / "tuner_runs" / "dollar_street").is_dir()  # still there when results are read
 
 
 # --- the built page ------------------------------------------------------------------------
@@ -362,6 +364,24 @@ def test_glued_results_are_consistent_and_in_range(built_book):
     assert glued("n_trials") == 4  # the 2 x 2 grid
     assert glued("tuner_best_acc") >= glued("tuner_worst_acc")
     assert 0 <= glued("grid_right") <= 10
+    stuck = abs(glued("dense_final_loss") - math.log(10)) < 0.01
+    assert glued("dense_state") == ("is stuck there" if stuck else "is learning")
+    assert glued("deep_dropout_climbing") in ("both still climbing", "not both climbing")
+
+
+def test_optional_exercise_and_one_workflow_link(source):
+    """The fourth block is optional; the workflow is linked once, in the introduction."""
+    block = source.split(":label: ex-cnn-depth", 1)[1][:40]
+    assert ":class: optional" in block
+    assert source.count("<workflow-step-") == 2  # first and last step, in one sentence
+    intro = source.split("(episode-cnn-step-1)=", 1)[0]
+    assert "<workflow-step-1>" in intro and "<workflow-step-10>" in intro
+    assert "of the workflow <workflow" not in source
+
+
+def test_the_tuner_keeps_its_folder_next_to_the_notebook(source):
+    assert 'directory="tuner_runs"' in source and "overwrite=True" in source
+    assert "TemporaryDirectory" not in source
 
 
 @pytest.mark.slow
