@@ -217,10 +217,16 @@ def test_tensorboard_logs_next_to_the_notebook_and_the_magic_reads_them(source):
     assert 'log_dir = Path("logs", "fit", ' in code
     assert "%tensorboard --logdir logs/fit" in code
     assert "tensorboard --logdir logs/fit" in _prose(source)
-    # the fix for a kernel whose PATH lacks the environment's programs, next to the magic
-    assert 'os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep' in code
+    # the fix for a kernel whose PATH lacks the environment's programs, next to the magic, in a
+    # troubleshooting tip that an instructor can skip (an indented block: a fence would end the tip)
     magic = source.index("%tensorboard --logdir")
-    assert 0 < source.index("Could not find `tensorboard`", magic) - magic < 1500
+    # (no backticks in the title: a backtick fence's info string may not contain any)
+    tip = source.index('```{admonition} If the cell says "Could not find tensorboard"', magic)
+    assert 0 < tip - magic < 400
+    block = source[tip : source.index("\n```\n", tip)]
+    assert ":class: tip" in block
+    assert 'os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep' in block
+    assert "{code-cell}" not in block  # a code cell cannot live inside an admonition
 
 
 def test_callback_is_explained_before_the_prose_uses_it(source):
@@ -351,6 +357,21 @@ def test_baseline_rmse_matches_a_direct_recomputation(glued, weather):
 
 
 @pytest.mark.slow
+def test_mean_baseline_matches_a_direct_recomputation(glued, weather):
+    """'always predicts the average sunshine of the training days'."""
+    train, val, _ = _split_positions(N_ROWS)
+    y = weather["BASEL_sunshine"].shift(-1).iloc[:N_ROWS].to_numpy()
+    expected = np.sqrt(np.mean((y[train].mean() - y[val]) ** 2))
+    assert glued["mean_val_rmse"] == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.slow
+def test_dates_in_the_text_are_written_as_dates(glued):
+    for name in ("first_date", "last_date"):  # "1 January 2000", not 20000101
+        assert re.fullmatch(r"\d{1,2} [A-Z][a-z]+ \d{4}", glued[name]), glued[name]
+
+
+@pytest.mark.slow
 def test_parameter_counts_match_the_formula(glued, weather):
     n_features = weather.shape[1] - 2
     n_basel = sum(c.startswith("BASEL_") for c in weather.columns)
@@ -385,7 +406,10 @@ def test_glued_verdicts_agree_with_the_numbers(glued):
     assert glued["best_test_vs_val"] == relation(glued["best_test"], glued["best_val"])
     assert glued["tiny_train_vs_big"] == relation(glued["tiny_last_train"], glued["big_last_train"])
     assert glued["tiny_vs_baseline"] == relation(glued["tiny_last_val"], base)
-    assert glued["long_gap_vs_es"] == relation(glued["long_best_gap"], glued["es_best_gap"])
+    small_gaps = max(abs(glued["long_best_gap"]), abs(glued["es_best_gap"])) < 0.2
+    assert (glued["long_es_gaps"] == "both close to zero") == small_gaps
+    assert glued["tiny_vs_mean"] == relation(glued["tiny_last_val"], glued["mean_val_rmse"])
+    assert glued["bn_first_val"] > 0
     assert (glued["small_gap_vs_big"] == "smaller than") == (glued["small_gap"] < glued["big_gap"])
     dropout_above = glued["dropout_last_train"] > glued["dropout_last_val"]
     assert glued["dropout_train_vs_val"] == ("above" if dropout_above else "below")
@@ -479,6 +503,15 @@ def test_the_one_neuron_network_underfits(glued):
     assert glued["tiny_epochs"] == 20
     assert glued["tiny_last_train"] > glued["big_last_train"] + 0.5
     assert abs(glued["tiny_gap"]) < glued["big_gap"]
+    # it trained (no dead unit stuck at an output of 0): it beats predicting the training mean
+    assert glued["tiny_last_train"] < glued["tiny_first_val"]
+    assert glued["tiny_vs_mean"] == "lower than"
+
+
+def test_the_one_neuron_network_scales_its_inputs_and_is_drawn_next_to_the_big_one(source):
+    cell = source.split("(episode-monitor-underfitting)=", 1)[1].split("(episode-monitor-results-list)=")[0]
+    assert "keras.layers.Normalization()" in cell and "scaler(inputs)" in cell
+    assert "big_history" in cell and "mean_val_rmse" in cell  # one plot, one scale, the mean line
 
 
 @pytest.mark.slow
