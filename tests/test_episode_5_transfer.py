@@ -105,6 +105,23 @@ def test_the_training_runs_whose_results_the_text_quotes_are_seeded_in_their_cel
         assert "keras.utils.set_random_seed(" in cells[i].source, run
 
 
+def test_the_baseline_is_trained_exactly_as_episode_4_trains_it():
+    """Same seed right before the build, same float32 scaling: its number can reproduce episode 4's."""
+    cell = next(c.source for c in _cells() if "scratch.fit(" in c.source)
+    ep4 = (REPO / "book" / "episodes" / "4-advanced-layer-types.md").read_text()
+    seed = re.search(r"keras\.utils\.set_random_seed\((\d+)\)\nmodel_dropout = build_cnn", ep4).group(1)
+    assert f"keras.utils.set_random_seed({seed})" in cell.split("build_cnn(")[0]
+    assert 'astype("float32") / 255' in cell and 'train_x = train_images.astype("float32") / 255' in ep4
+    assert "epochs=12, batch_size=16" in cell
+
+
+def test_both_models_are_scored_at_their_best_epoch_and_the_text_dates_its_run():
+    text = SOURCE.read_text()
+    assert 'scratch_accuracy = max(scratch_history.history["val_accuracy"])' in text
+    assert "restore_best_weights=True" in text
+    assert "In this run, with" not in text and "In the run that built this page, with" in text
+
+
 def test_fine_tuning_recipe_uses_keras_own_switches():
     """No per-block switch exists: unfreeze the base, refreeze up to a layer, keep batch norm frozen."""
     cells = [c.source for c in _cells()]
@@ -293,6 +310,12 @@ def test_baseline_is_episode_4s_final_network(built_book):
     assert built_book.glued_value(episode_4, "final_params") == expected
     assert built_book.glued_value(episode_4, "final_epochs") == 12
     assert "12 epochs, batch size 16" in built_book.html(DOC)
+    # trained exactly as in episode 4, the network reproduces episode 4's final accuracy
+    scratch_last = 100 * built_book.glued_value(DOC, "scratch_last_accuracy")
+    assert scratch_last == pytest.approx(built_book.glued_value(episode_4, "final_val_acc"), abs=1e-4)
+    assert built_book.glued_value(DOC, "scratch_accuracy") * 100 >= scratch_last - 1e-4
+    assert 1 <= built_book.glued_value(DOC, "scratch_best_epoch") <= 12
+    assert 0 <= built_book.glued_value(DOC, "grid_right") <= 8
 
 
 @pytest.mark.slow
