@@ -579,7 +579,30 @@ def learner_python(tmp_path_factory) -> Path:
 
 
 # Glued values that measure time: they differ from run to run by nature.
-TIMINGS = re.compile(r"seconds|minutes|speed|_time|time_")
+TIMINGS = re.compile(r"seconds|minutes|speed|_time|time_|ms_per|per_image")
+
+
+def solution_glue(page: Path):
+    """A test for glue names that a solution's cells may glue: the string constants and keyword
+    names of those cells (``glue("name", ...)``, ``glue_all(name=...)``), and names that start
+    with the literal part of an f-string there (``glue(f"name_{i}", ...)``)."""
+    import ast
+
+    exact, prefixes = set(), set()
+    for role, source in code_cells_with_roles(page):
+        if role != "solution":
+            continue
+        tree = ast.parse(
+            "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        )
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                exact.add(node.value)
+            elif isinstance(node, ast.keyword) and node.arg:
+                exact.add(node.arg)
+            elif isinstance(node, ast.JoinedStr) and node.values and isinstance(node.values[0], ast.Constant):
+                prefixes.add(node.values[0].value)
+    return lambda name: name in exact or any(name.startswith(p) for p in prefixes if p)
 
 
 def _same_glue(ours: str, theirs: str, rel: float = 1e-6) -> bool:
@@ -629,19 +652,8 @@ def test_notebook_runs_top_to_bottom_with_every_exercise_skipped_and_reproduces_
         assert noise not in printed, f"TensorFlow start-up noise reaches the learner: {noise}"
 
     # what a solution's own cells glue (its answer) is not there when the exercises are skipped
-    # (a name built with an f-string counts by the part before its first brace)
-    in_solutions = [
-        re.escape(literal) + (".*" if formatted else "")
-        for role, source in code_cells_with_roles(REPO / f"{docname}.md")
-        if role == "solution"
-        for formatted, literal in re.findall(r"""glue\(\s*(f?)["']([^"'{]+)""", source)
-    ]
-    answer = re.compile("|".join(in_solutions)) if in_solutions else None
-    built = {
-        name: text
-        for name, text in built_book.glued(docname).items()
-        if not (answer and answer.fullmatch(name))
-    }
+    answer = solution_glue(REPO / f"{docname}.md")
+    built = {name: text for name, text in built_book.glued(docname).items() if not answer(name)}
     record = tmp_path / "glue.json"
     ours = json.loads(record.read_text()) if record.is_file() else {}
     assert set(ours) == set(built), "the run glued other names than the build"
