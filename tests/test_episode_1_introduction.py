@@ -531,7 +531,7 @@ def test_the_huber_answer_compares_half_squared_errors_and_names_the_gradient():
 def test_dropout_is_explained_where_it_is_first_mentioned_and_backends_are_not_overpromised():
     prose = " ".join(" ".join(_source_outside_code()).split())
     first = prose.lower().index("dropout")
-    assert "switches off" in prose[first:first + 200]
+    assert "switches off" in prose[first : first + 200]
     assert "should run unchanged" not in prose
     assert "built and tested with the TensorFlow backend" in prose
 

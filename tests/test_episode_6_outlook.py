@@ -198,7 +198,9 @@ def test_the_histogram_alt_text_holds_for_the_run(built_book):
 
 def test_the_ms2deepscore_description_supports_every_step_the_solution_credits():
     text = " ".join(SOURCE.read_text().split())
-    description = text[text.index("(episode-outlook-ms2deepscore)=") : text.index(":label: ex-outlook-ms2deepscore-steps")]
+    description = text[
+        text.index("(episode-outlook-ms2deepscore)=") : text.index(":label: ex-outlook-ms2deepscore-steps")
+    ]
     solution = text[text.index("{solution} ex-outlook-ms2deepscore-steps") :]
     solution = solution[: solution.index("```")]
     if "kept out of training" in solution:  # step 8
