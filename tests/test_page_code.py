@@ -77,34 +77,38 @@ def _loaded_names(source: str) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
+def names_only_from_set_apart_cells(cells: list[tuple[bool, str]]) -> list[tuple[str, list[str]]]:
+    """``cells`` are (set apart?, source) in page order. For each other cell that uses a name which
+    only set-apart cells bound so far: (its source, those names)."""
+    bound: set[str] = set()
+    set_apart_only: set[str] = set()
+    found = []
+    for set_apart, source in cells:
+        if set_apart:
+            set_apart_only |= _bound_names(source) - bound
+            continue
+        needed = (_loaded_names(source) - _bound_names(source)) & set_apart_only
+        if needed:
+            found.append((source, sorted(needed)))
+        bound |= _bound_names(source)
+        set_apart_only -= bound
+    return found
+
+
 @pytest.mark.parametrize("doc", sorted(PAGES))
 def test_visible_code_needs_nothing_that_only_hidden_cells_define(doc):
     """The learner's notebook leaves hidden cells out, so the visible ones must run on their own."""
-    visible_so_far: set[str] = set()
-    hidden_only: set[str] = set()
-    for source, tags in code_cells(PAGES[doc]):
-        if "remove-cell" in tags:
-            hidden_only |= _bound_names(source) - visible_so_far
-            continue
-        needed = (_loaded_names(source) - _bound_names(source)) & hidden_only
-        assert not needed, f"a visible cell uses {sorted(needed)}, which only hidden cells define:\n{source}"
-        visible_so_far |= _bound_names(source)
-        hidden_only -= visible_so_far
+    cells = [("remove-cell" in tags, source) for source, tags in code_cells(PAGES[doc])]
+    for source, names in names_only_from_set_apart_cells(cells):
+        pytest.fail(f"a visible cell uses {names}, which only hidden cells define:\n{source}")
 
 
 @pytest.mark.parametrize("doc", sorted(PAGES))
 def test_code_outside_solutions_needs_nothing_that_only_a_solution_defines(doc):
     """Learners skip exercises: a cell after a solution must not use what only it defined."""
-    defined: set[str] = set()
-    solution_only: set[str] = set()
-    for role, source in code_cells_with_roles(PAGES[doc]):
-        if role == "solution":
-            solution_only |= _bound_names(source) - defined
-            continue
-        needed = (_loaded_names(source) - _bound_names(source)) & solution_only
-        assert not needed, f"a {role} cell uses {sorted(needed)}, which only a solution defines:\n{source}"
-        defined |= _bound_names(source)
-        solution_only -= defined
+    cells = [(role == "solution", source) for role, source in code_cells_with_roles(PAGES[doc])]
+    for source, names in names_only_from_set_apart_cells(cells):
+        pytest.fail(f"a cell outside the solutions uses {names}, which only a solution defines:\n{source}")
 
 
 @pytest.mark.parametrize("doc", sorted(PAGES))
