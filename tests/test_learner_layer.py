@@ -19,7 +19,7 @@ import yaml
 from bs4 import BeautifulSoup
 
 from dlbook_tools.pages import Episode, Page, episodes, toc_files
-from dlbook_tools.schedule import add_breaks, frame_sessions, split_sessions
+from dlbook_tools.schedule import Slot, add_breaks, frame_sessions, split_sessions
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -362,6 +362,10 @@ def test_sessions_open_with_a_welcome_or_a_recap_and_the_workshop_closes_with_a_
     frame_sessions(plan, opening=30, recap=15, closing=15)
     assert [session[0].kind for session in plan] == ["opening", "recap"]
     assert plan[-1][-1].kind == "closing"
+    # an episode that ends near the 90-minute mark is followed by the wrap-up, not by a break
+    ep = fake_episodes()[0]
+    last = add_breaks([Slot("episode", 80, ep), Slot("closing", 15)], every=90, tolerance=15)
+    assert [s.kind for s in last] == ["episode", "closing"]
     slots = add_breaks(plan[0], every=90, tolerance=15, lunch_minutes=60)
     assert slots[0].kind == "opening" and slots[0].minutes == 30  # never split by a break
     stretch = 0

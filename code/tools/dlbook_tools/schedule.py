@@ -69,12 +69,11 @@ def add_breaks(
     out: list[Slot] = []
     since = 0
     queue = [Slot(s.kind, s.minutes, s.episode) for s in session]
-    content_left = sum(s.minutes for s in queue)
+    content_left = sum(s.minutes for s in queue if s.kind == "episode")  # no break before a wrap-up
     for slot in queue:
         if slot.kind != "episode":  # welcome, recap, wrap-up: never split, but it counts
             out.append(slot)
             since += slot.minutes
-            content_left -= slot.minutes
             continue
         remaining = slot.minutes
         while remaining > 0:
