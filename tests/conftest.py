@@ -120,6 +120,7 @@ def isolated_data_env(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DLBOOK_DATA_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # where verified checksums are recorded
 
 
 def pytest_configure(config):

@@ -66,6 +66,13 @@ def test_the_learner_package_needs_none_of_the_build_tooling():
     assert not imports & tooling, f"dlbook imports build tooling: {sorted(imports & tooling)}"
 
 
+def test_the_learner_modules_stay_small_with_one_job_each():
+    # issue 20: the data layer was one 507-line module with five jobs
+    sizes = {path.name: len(path.read_text().splitlines()) for path in (LEARNER / "dlbook").glob("*.py")}
+    assert sizes["fetch.py"] < 250, sizes
+    assert max(sizes.values()) <= 300, {name: n for name, n in sizes.items() if n > 300}
+
+
 def test_each_package_declares_the_third_party_packages_it_imports():
     # Imported only where they are sure to be present: IPython and Keras inside a page's kernel,
     # TensorFlow by the start-up script of the build's kernels; the environment report asks

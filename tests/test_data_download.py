@@ -3,23 +3,22 @@
 Guards the promises of ``dlbook.fetch``: a file reaches the cache only complete and verified,
 a file that fails its checksum is refused, kept aside in ``rejected/`` and tried once more, an
 interrupted transfer leaves no half file, an unreachable server lets the loader fall back to a
-stand-in, and Zenodo files are verified by the md5 the record publishes (remembered in a
-``.checksum`` sidecar that later look-ups check against).
+stand-in, and Zenodo files are verified by the md5 the record publishes (remembered in the
+reader's private record, never in a file beside the data, and checked by later look-ups).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import socket
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from dlbook import catalog, data, fetch
+from dlbook import catalog, data, fetch, integrity, transfer
 from dlbook.catalog import DataSet, RemoteFile
 from dlbook.fetch import ChecksumMismatchError, DownloadError, Settings
 from http_server import LocalServer, Truncated
@@ -123,8 +122,8 @@ def test_corrupt_download_is_refused_and_kept_aside(server, tmp_path, capsys):
     assert not (dest / "blob.bin").exists(), "a refused file must never sit at the target path"
     assert leftovers(dest, "*.part") == []
     rejected = leftovers(dest / "rejected", "*")
-    assert len(rejected) == 2, rejected
-    assert all(p.read_bytes() == BAD for p in rejected), "the bad copies are kept as received"
+    assert len(rejected) == 1, "the same bad bytes, received twice, are kept once"
+    assert rejected[0].read_bytes() == BAD, "the bad copy is kept as received"
     message = str(info.value)
     assert "blob.bin" in message and url in message
     assert "sha256" in message
@@ -293,7 +292,7 @@ def test_http_error_is_a_download_error(server, tmp_path):
 # --- Zenodo checksums ------------------------------------------------------------------------
 
 
-def test_zenodo_checksum_is_read_from_the_record_api(server):
+def test_zenodo_checksum_is_read_from_the_record_api(server, monkeypatch):
     listing = {
         "files": [
             {"key": "train_images.npy", "checksum": "md5:" + "1" * 32},
@@ -301,26 +300,18 @@ def test_zenodo_checksum_is_read_from_the_record_api(server):
         ]
     }
     server.serve("/api/records/10970014", json.dumps(listing).encode())
-    requested = []
+    monkeypatch.setattr(transfer, "ZENODO_API", server.url + "/api/records/")
 
-    def opener(url, timeout):
-        requested.append(url)
-        return urllib.request.urlopen(server.url + urllib.parse.urlparse(url).path, timeout=timeout)
-
-    assert fetch.zenodo_checksum("10970014", "train_labels.npy", opener=opener) == ("md5", md5(GOOD))
-    assert requested == ["https://zenodo.org/api/records/10970014"]
+    assert fetch.zenodo_checksum("10970014", "train_labels.npy") == ("md5", md5(GOOD))
+    assert server.hits["/api/records/10970014"] == 1
     with pytest.raises(DownloadError, match="file named"):
-        fetch.zenodo_checksum("10970014", "nonexistent.npy", opener=opener)
+        fetch.zenodo_checksum("10970014", "nonexistent.npy")
 
 
-def test_zenodo_checksum_unreachable_is_a_download_error():
-    port = closed_port()
-
-    def opener(url, timeout):
-        return urllib.request.urlopen(f"http://127.0.0.1:{port}/api", timeout=timeout)
-
+def test_zenodo_checksum_unreachable_is_a_download_error(monkeypatch):
+    monkeypatch.setattr(transfer, "ZENODO_API", f"http://127.0.0.1:{closed_port()}/api/records/")
     with pytest.raises(DownloadError, match="10970014"):
-        fetch.zenodo_checksum("10970014", "train_labels.npy", opener=opener)
+        fetch.zenodo_checksum("10970014", "train_labels.npy")
 
 
 @pytest.fixture
@@ -328,7 +319,7 @@ def zenodo_md5(monkeypatch):
     """Make ``fetch.zenodo_checksum`` answer with the md5 of GOOD, counting the calls."""
     calls = []
 
-    def fake(record, name, opener=None):
+    def fake(record, name):
         calls.append((record, name))
         return "md5", md5(GOOD)
 
@@ -336,7 +327,7 @@ def zenodo_md5(monkeypatch):
     return calls
 
 
-def test_zenodo_file_is_verified_by_md5_and_remembered_in_a_sidecar(server, settings, zenodo_md5):
+def test_zenodo_file_is_verified_by_md5_and_remembered_in_the_private_record(server, settings, zenodo_md5):
     url = server.serve("/train_labels.npy", GOOD)
     dataset = one_file_dataset(RemoteFile("train_labels.npy", url, zenodo_record="10970014"))
 
@@ -346,16 +337,17 @@ def test_zenodo_file_is_verified_by_md5_and_remembered_in_a_sidecar(server, sett
     path = located.paths["train_labels.npy"]
     assert path.read_bytes() == GOOD
     assert zenodo_md5 == [("10970014", "train_labels.npy")]
-    sidecar = path.with_name("train_labels.npy.checksum")
-    assert sidecar.read_text().strip() == f"md5:{md5(GOOD)}"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["train_labels.npy"], "nothing beside the data"
+    assert integrity.expected_checksum(dataset.files[0]) == ("md5", md5(GOOD))
+    assert str(integrity.record_dir()).startswith(str(Path(os.environ["XDG_STATE_HOME"])))
 
     again = fetch.locate(dataset, settings, progress=False)
     assert again is not None and again.source == "cache"
     assert server.hits["/train_labels.npy"] == 1
-    assert len(zenodo_md5) == 1, "a cached file is verified against its sidecar, offline"
+    assert len(zenodo_md5) == 1, "a cached file is verified against the record, offline"
 
 
-def test_cached_zenodo_file_that_no_longer_matches_its_sidecar_is_an_error(server, settings, zenodo_md5):
+def test_cached_zenodo_file_that_no_longer_matches_its_record_is_an_error(server, settings, zenodo_md5):
     url = server.serve("/train_labels.npy", GOOD)
     dataset = one_file_dataset(RemoteFile("train_labels.npy", url, zenodo_record="10970014"))
     path = fetch.locate(dataset, settings, progress=False).paths["train_labels.npy"]
@@ -376,17 +368,16 @@ def test_zenodo_file_with_wrong_md5_is_refused(server, tmp_path, zenodo_md5):
         fetch.download(remote, dest, progress=False)
 
     assert not (dest / "train_labels.npy").exists()
-    assert not (dest / "train_labels.npy.checksum").exists()
-    assert len(leftovers(dest / "rejected", "*")) == 2
+    assert len(leftovers(dest / "rejected", "*")) == 1
 
 
-def test_explicit_expected_md5_is_verified_and_written_as_sidecar(server, tmp_path):
+def test_explicit_expected_md5_is_verified(server, tmp_path):
     url = server.serve("/weights.h5", GOOD)
     remote = RemoteFile("weights.h5", url)  # no pinned checksum: the caller supplies one
 
     path = fetch.download(remote, tmp_path / "dl", progress=False, expected=("md5", md5(GOOD)))
     assert path.read_bytes() == GOOD
-    assert fetch._sidecar(path).read_text().strip() == f"md5:{md5(GOOD)}"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["weights.h5"]
 
     with pytest.raises(ChecksumMismatchError):
         fetch.download(

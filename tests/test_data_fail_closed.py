@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import io
 import re
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dlbook import catalog, data, fetch, prefetch, pretrained
+from dlbook import catalog, data, fetch, files, integrity, prefetch, transfer
 from dlbook.catalog import DataSet, RemoteFile
 from dlbook.fetch import (
     ChecksumMismatchError,
@@ -63,8 +62,10 @@ def weather_mirror(tmp_path: Path) -> Path:
     return mirror
 
 
-def dollar_street_folder(folder: Path, labels=None, images=None, sidecars: bool = False) -> Path:
-    """The four Dollar Street files (a few images each) in ``folder``."""
+def dollar_street_folder(folder: Path, labels=None, images=None, recorded: bool = False) -> Path:
+    """The four Dollar Street files (a few images each) in ``folder``; with ``recorded``, their md5
+    in the reader's record, as if Zenodo had published them (the ``small_counts`` fixture makes
+    the loader expect 5 images)."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     x = rng.integers(0, 255, size=(5, 64, 64, 3), dtype=np.uint8) if images is None else images
@@ -72,10 +73,11 @@ def dollar_street_folder(folder: Path, labels=None, images=None, sidecars: bool 
     for split in ("train", "test"):
         np.save(folder / f"{split}_images.npy", x)
         np.save(folder / f"{split}_labels.npy", y)
-    if sidecars:
-        for path in folder.glob("*.npy"):
-            digest = hashlib.md5(path.read_bytes()).hexdigest()
-            (folder / f"{path.name}.checksum").write_text(f"md5:{digest}\n")
+    if recorded:
+        for remote in catalog.DOLLAR_STREET.files:
+            integrity.record_checksum(
+                remote, ("md5", hashlib.md5((folder / remote.name).read_bytes()).hexdigest())
+            )
     return folder
 
 
@@ -155,46 +157,24 @@ def test_3_a_mirror_that_is_not_a_mirror_folder_is_an_error_naming_the_path(kind
 
 
 def _disk_full_after(nbytes: int):
-    """A shutil.copyfile that writes ``nbytes`` of the target and then fails as a full disk does."""
+    """A shutil.copyfileobj that writes ``nbytes`` of the target and then fails as a full disk does."""
 
-    def copyfile(src, dst):
-        Path(dst).write_bytes(Path(src).read_bytes()[:nbytes])
-        raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+    def copyfileobj(src, dst):
+        dst.write(src.read(nbytes))
+        raise OSError(errno.ENOSPC, "No space left on device", dst.name)
 
-    return copyfile
+    return copyfileobj
 
 
 def test_4_a_copy_that_fills_the_disk_leaves_no_half_file(tmp_path, monkeypatch):
     source = tmp_path / "source.bin"
     source.write_bytes(GOOD)
     target = tmp_path / "mirror" / "weather" / "source.bin"
-    monkeypatch.setattr(fetch.shutil, "copyfile", _disk_full_after(1000))
+    monkeypatch.setattr(files.shutil, "copyfileobj", _disk_full_after(1000))
 
-    with pytest.raises(DamagedFileError, match="disk is full"):
+    with pytest.raises(DamagedFileError, match="is full"):
         fetch.copy_atomic(source, target)
     assert list(target.parent.iterdir()) == [], "neither the target nor a temporary file is left"
-
-
-def test_4_densenet_copy_into_keras_cache_on_a_full_disk_leaves_no_file(tmp_path, monkeypatch):
-    remote = catalog.DENSENET121.files[0]
-    mirror = tmp_path / "mirror"
-    weights = mirror / "densenet121" / remote.name
-    weights.parent.mkdir(parents=True)
-    weights.write_bytes(GOOD)
-    entry = catalog.DENSENET121
-    import dataclasses
-
-    monkeypatch.setattr(
-        pretrained,
-        "DENSENET121",
-        dataclasses.replace(entry, files=(dataclasses.replace(remote, md5=hashlib.md5(GOOD).hexdigest()),)),
-    )
-    monkeypatch.setenv("DLBOOK_DATA_MIRROR", str(mirror))
-    monkeypatch.setattr(fetch.shutil, "copyfile", _disk_full_after(10))
-
-    with pytest.raises(DamagedFileError, match="disk is full"):
-        pretrained.densenet121_weights()
-    assert not (pretrained.keras_models_dir() / remote.name).exists()
 
 
 @pytest.mark.skipif(not (SHARED / "weather").is_dir(), reason="needs the ../shared/data mirror")
@@ -236,21 +216,21 @@ def test_5_http_failures_name_the_url_and_the_status(answer, cause, server, tmp_
 
 
 def test_5_a_full_disk_during_a_download_says_so(server, tmp_path, monkeypatch):
+    # simulated, so that it runs without root; test_data_faults.py fills a real tmpfs
     url = server.serve("/blob.bin", GOOD)
-    real_open = open
+    real_fdopen = transfer.os.fdopen
 
-    def open_full(path, mode="r", *args, **kw):
-        handle = real_open(path, mode, *args, **kw)
-        if "w" in mode:
+    def fdopen_full(fd, mode="r", *args, **kw):
+        handle = real_fdopen(fd, mode, *args, **kw)
 
-            def write(_):
-                raise OSError(errno.ENOSPC, "No space left on device")
+        def write(_):
+            raise OSError(errno.ENOSPC, "No space left on device", handle.name)
 
-            handle.write = write
+        handle.write = write
         return handle
 
-    monkeypatch.setattr(fetch, "open", open_full, raising=False)
-    with pytest.raises(DownloadError, match="disk is full") as info:
+    monkeypatch.setattr(transfer.os, "fdopen", fdopen_full)
+    with pytest.raises(fetch.StorageError, match="is full") as info:
         fetch.download(RemoteFile("blob.bin", url), tmp_path / "dl", progress=False)
     assert url in str(info.value)
     assert list((tmp_path / "dl").iterdir()) == []
@@ -281,7 +261,14 @@ def test_7_a_chunked_transfer_that_drops_is_a_download_error(server, tmp_path):
 
 
 @pytest.fixture
-def ds_mirror(tmp_path, monkeypatch) -> Path:
+def small_counts(monkeypatch):
+    """The loader expects 5 training and 5 validation images instead of 878 and 293."""
+    monkeypatch.setitem(catalog.DOLLAR_STREET.extra, "n_train", 5)
+    monkeypatch.setitem(catalog.DOLLAR_STREET.extra, "n_val", 5)
+
+
+@pytest.fixture
+def ds_mirror(tmp_path, monkeypatch, small_counts) -> Path:
     """An (unverified) Dollar Street mirror folder that the loader reads."""
     monkeypatch.setenv("DLBOOK_DATA_MIRROR", str(tmp_path / "mirror"))
     monkeypatch.setenv("DLBOOK_OFFLINE", "1")
@@ -319,9 +306,10 @@ def test_7_an_npy_header_that_claims_a_terabyte_is_a_data_error_not_a_memory_err
         data.load_dollar_street()
 
 
-def test_7_a_garbled_checksum_sidecar_is_a_data_error_naming_it(ds_mirror):
-    dollar_street_folder(ds_mirror, sidecars=True)
-    (ds_mirror / "test_labels.npy.checksum").write_text("md5:not-hex\n")
+def test_7_a_garbled_checksum_record_is_a_data_error_naming_it(ds_mirror):
+    dollar_street_folder(ds_mirror, recorded=True)
+    record = next(integrity.record_dir().rglob("test_labels.npy.checksum"))
+    record.write_text("md5:not-hex\n")
     with pytest.raises(DamagedFileError, match=r"test_labels\.npy\.checksum"):
         data.load_dollar_street()
 
@@ -336,31 +324,11 @@ def test_7_a_garbled_checksum_sidecar_is_a_data_error_naming_it(ds_mirror):
         b"not json",
     ],
 )
-def test_7_a_malformed_zenodo_file_list_is_a_download_error(listing):
-    class Response(io.BytesIO):
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
+def test_7_a_malformed_zenodo_file_list_is_a_download_error(listing, server, monkeypatch):
+    server.serve("/api/records/1", listing)
+    monkeypatch.setattr(transfer, "ZENODO_API", server.url + "/api/records/")
     with pytest.raises(DownloadError, match="record 1"):
-        fetch.zenodo_checksum("1", "a.npy", opener=lambda url, timeout: Response(listing))
-
-
-def test_7_an_unreadable_mirror_file_is_a_data_error(tmp_path, monkeypatch):
-    mirror = tmp_path / "mirror"
-    (mirror / "weather").mkdir(parents=True)
-    for remote in catalog.WEATHER.files:
-        (mirror / "weather" / remote.name).write_text("x")
-    monkeypatch.setenv("DLBOOK_DATA_MIRROR", str(mirror))
-
-    def denied(path, *args, **kw):  # what open() raises on a file without read permission
-        raise PermissionError(errno.EACCES, "Permission denied", str(path))
-
-    monkeypatch.setattr(fetch, "open", denied, raising=False)
-    with pytest.raises(DamagedFileError, match="Permission denied"):
-        data.load_weather()
+        fetch.zenodo_checksum("1", "a.npy")
 
 
 # --- case 8: unverified files are marked, and refused in strict mode ---------------------------
@@ -381,8 +349,8 @@ def test_8_strict_mode_refuses_unverified_files(ds_mirror, monkeypatch):
         data.load_dollar_street()
 
 
-def test_8_files_with_their_checksum_sidecars_are_verified(ds_mirror, capsys):
-    dollar_street_folder(ds_mirror, sidecars=True)
+def test_8_files_with_their_checksums_recorded_are_verified(ds_mirror, capsys):
+    dollar_street_folder(ds_mirror, recorded=True)
     assert data.load_dollar_street().unverified == ()
     assert "Unverified" not in capsys.readouterr().err
 
@@ -396,20 +364,6 @@ def test_10_prefetch_prints_the_whole_multi_line_reason(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert status == 1
     assert "FAILED" in out and "DLBOOK_OFFLINE is set" in out
-
-
-def test_10_a_read_only_home_puts_keras_weights_under_the_temporary_folder(tmp_path, monkeypatch):
-    monkeypatch.delenv("KERAS_HOME")
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    (tmp_path / "home").mkdir()
-    real_access = pretrained.os.access
-    monkeypatch.setattr(
-        pretrained.os,
-        "access",
-        lambda p, mode: False if str(p).startswith(str(tmp_path / "home")) else real_access(p, mode),
-    )
-    monkeypatch.setattr(pretrained.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
-    assert pretrained.keras_models_dir() == tmp_path / "tmp" / ".keras" / "models"
 
 
 def test_every_error_class_is_a_data_error():
@@ -460,8 +414,8 @@ def test_6_two_processes_downloading_the_same_file_both_end_with_one_verified_fi
 
 def test_9_a_trickling_server_hits_the_total_time_limit(server, tmp_path, monkeypatch):
     url = server.serve("/blob.bin", Trickle(GOOD[:400], delay=0.02))  # 8 s at full length
-    monkeypatch.setattr(fetch, "TOTAL_LIMIT_S", 0.5)
-    monkeypatch.setattr(fetch, "GRACE_S", 100)
+    monkeypatch.setattr(transfer, "TOTAL_LIMIT_S", 0.5)
+    monkeypatch.setattr(transfer, "GRACE_S", 100)
     start = time.monotonic()
     with pytest.raises(DownloadError, match=r"total time limit of 0\.5 s") as info:
         fetch.download(RemoteFile("blob.bin", url), tmp_path / "dl", progress=False)
@@ -472,8 +426,8 @@ def test_9_a_trickling_server_hits_the_total_time_limit(server, tmp_path, monkey
 
 def test_9_a_trickling_server_falls_below_the_minimum_rate(server, tmp_path, monkeypatch):
     url = server.serve("/blob.bin", Trickle(GOOD[:400], delay=0.02))  # about 50 bytes/s
-    monkeypatch.setattr(fetch, "GRACE_S", 0.3)
-    monkeypatch.setattr(fetch, "MIN_RATE", 1000)
+    monkeypatch.setattr(transfer, "GRACE_S", 0.3)
+    monkeypatch.setattr(transfer, "MIN_RATE", 1000)
     with pytest.raises(DownloadError, match="minimum rate of 1000 bytes/s"):
         fetch.download(RemoteFile("blob.bin", url), tmp_path / "dl", progress=False)
     assert list((tmp_path / "dl").iterdir()) == []

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dlbook import catalog, data, fetch, pretrained, standins
+from dlbook import catalog, data, fetch, integrity, pretrained, standins
 from dlbook.catalog import DataSet, RemoteFile
 from dlbook.fetch import ChecksumMismatchError, DataError, DataUnavailableError
 
@@ -172,7 +172,8 @@ def test_cache_folder_loads_when_offline(small_weather_mirror, monkeypatch, tmp_
 
 
 def write_dollar_street_mirror(mirror: Path, *, n_train=20, n_val=10, image_shape=(64, 64, 3)):
-    """Small Dollar Street files with md5 sidecars, as the prefetch command lays them out."""
+    """Small Dollar Street files in a mirror, their md5 in the reader's record (as after a
+    download from Zenodo); ``small_dollar_street`` makes the loader expect these counts."""
     folder = mirror / "dollar_street"
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
@@ -184,25 +185,31 @@ def write_dollar_street_mirror(mirror: Path, *, n_train=20, n_val=10, image_shap
     }
     for name, array in arrays.items():
         np.save(folder / name, array)
-        digest = hashlib.md5((folder / name).read_bytes()).hexdigest()
-        (folder / f"{name}.checksum").write_text(f"md5:{digest}\n")
+        remote = next(r for r in catalog.DOLLAR_STREET.files if r.name == name)
+        integrity.record_checksum(remote, ("md5", hashlib.md5((folder / name).read_bytes()).hexdigest()))
     return arrays
 
 
-def test_dollar_street_reads_the_mirror(tmp_path, monkeypatch):
+@pytest.fixture
+def small_dollar_street(monkeypatch):
+    monkeypatch.setitem(catalog.DOLLAR_STREET.extra, "n_train", 20)
+    monkeypatch.setitem(catalog.DOLLAR_STREET.extra, "n_val", 10)
+
+
+def test_dollar_street_reads_the_mirror(tmp_path, monkeypatch, small_dollar_street):
     arrays = write_dollar_street_mirror(tmp_path / "mirror")
     monkeypatch.setenv("DLBOOK_DATA_MIRROR", str(tmp_path / "mirror"))
     monkeypatch.setenv("DLBOOK_OFFLINE", "1")
 
     ds = data.load_dollar_street()
 
-    assert ds.source == "mirror" and not data.is_standin(ds)
+    assert ds.source == "mirror" and not data.is_standin(ds) and ds.unverified == ()
     np.testing.assert_array_equal(ds.train[0], arrays["train_images.npy"])
     np.testing.assert_array_equal(ds.val[1], arrays["test_labels.npy"])
     assert ds.class_names == catalog.DOLLAR_STREET_CLASSES and len(ds.class_names) == 10
 
 
-def test_dollar_street_file_failing_its_sidecar_checksum_is_an_error(tmp_path, monkeypatch):
+def test_dollar_street_file_failing_its_recorded_checksum_is_an_error(tmp_path, monkeypatch):
     write_dollar_street_mirror(tmp_path / "mirror")
     labels = tmp_path / "mirror" / "dollar_street" / "train_labels.npy"
     np.save(labels, np.zeros(20, dtype=np.int64))
@@ -213,7 +220,7 @@ def test_dollar_street_file_failing_its_sidecar_checksum_is_an_error(tmp_path, m
         data.load_dollar_street()
 
 
-def test_dollar_street_files_of_the_wrong_shape_are_refused(tmp_path, monkeypatch):
+def test_dollar_street_files_of_the_wrong_shape_are_refused(tmp_path, monkeypatch, small_dollar_street):
     write_dollar_street_mirror(tmp_path / "mirror", image_shape=(32, 32, 3))
     monkeypatch.setenv("DLBOOK_DATA_MIRROR", str(tmp_path / "mirror"))
     monkeypatch.setenv("DLBOOK_OFFLINE", "1")
@@ -285,18 +292,18 @@ def test_densenet_weights_offline_are_none_where_standins_are_allowed(monkeypatc
     assert pretrained.densenet121_weights() is None
 
 
-def test_densenet_weights_offline_for_a_learner_are_an_error_with_the_fixes(monkeypatch):
+def test_densenet_weights_offline_for_a_learner_are_an_error_with_the_fixes(monkeypatch, tmp_path):
     monkeypatch.setenv("DLBOOK_OFFLINE", "1")
     with pytest.raises(fetch.DataUnavailableError) as info:
         pretrained.densenet121_weights()
     message = str(info.value)
     assert "internet access" in message and "python -m dlbook.prefetch densenet121" in message
-    assert str(pretrained.keras_models_dir()) in message and "DLBOOK_OFFLINE is set" in message
+    assert str(tmp_path / "cache" / "densenet121") in message and "DLBOOK_OFFLINE is set" in message
 
 
 def test_corrupt_cached_densenet_weights_are_an_error(tmp_path, monkeypatch):
     monkeypatch.setenv("DLBOOK_OFFLINE", "1")
-    cached = tmp_path / "keras" / "models" / catalog.DENSENET121.files[0].name
+    cached = tmp_path / "cache" / "densenet121" / catalog.DENSENET121.files[0].name
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"not really HDF5")
 
@@ -304,9 +311,10 @@ def test_corrupt_cached_densenet_weights_are_an_error(tmp_path, monkeypatch):
         pretrained.densenet121_weights()
     assert str(cached) in str(info.value)
     assert isinstance(info.value, ChecksumMismatchError)
+    assert not cached.exists() and len(list((cached.parent / "rejected").iterdir())) == 1, "kept aside"
 
 
-def test_densenet_weights_are_copied_from_the_mirror_into_keras_cache(tmp_path, monkeypatch):
+def test_densenet_weights_are_used_from_the_mirror_where_they_lie(tmp_path, monkeypatch):
     content = b"pretend weights"
     name = catalog.DENSENET121.files[0].name
     fake = DataSet(
@@ -326,11 +334,8 @@ def test_densenet_weights_are_copied_from_the_mirror_into_keras_cache(tmp_path, 
 
     path = pretrained.densenet121_weights()
 
-    assert path == str(tmp_path / "keras" / "models" / name)
-    assert Path(path).read_bytes() == content
-    # second call: straight from Keras's cache, even without the mirror
-    monkeypatch.delenv("DLBOOK_DATA_MIRROR")
-    assert pretrained.densenet121_weights() == path
+    assert path == str(tmp_path / "mirror" / "densenet121" / name)
+    assert not (tmp_path / "keras").exists(), "nothing is copied into Keras's folder"
 
 
 def test_penguins_come_from_the_package():

@@ -17,6 +17,7 @@ class RemoteFile:
     ``sha256`` is pinned where we know it. For files we have never been able to download on
     the authors' machines (Zenodo records), ``zenodo_record`` lets the downloader fetch the
     checksum the archive itself publishes, so the file is still verified, never trusted blindly.
+    ``max_bytes`` caps the file's size: no download or copy on disk may be larger.
     """
 
     name: str
@@ -24,6 +25,7 @@ class RemoteFile:
     sha256: str | None = None
     md5: str | None = None
     zenodo_record: str | None = None
+    max_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -65,11 +67,13 @@ WEATHER = DataSet(
             "weather_prediction_dataset.csv",
             _WEATHER_RAW + "weather_prediction_dataset.csv",
             sha256="6d5bf0b2cc53292603e710f2562f0296f9b1bd6782ecdfd70e3d6df07c358363",
+            max_bytes=2_770_160,
         ),
         RemoteFile(
             "metadata.txt",
             _WEATHER_RAW + "metadata.txt",
             sha256="d9caa71716cbb1be36f46da49c9f1db624564a01c0bc1944ad3c0745a88625a4",
+            max_bytes=4_580,
         ),
     ),
     licence="MIT (data set); observations from ECA&D, to be acknowledged (Klein Tank et al. 2002)",
@@ -93,13 +97,31 @@ DOLLAR_STREET_CLASSES = (
 )
 
 _ZENODO_DS = "https://zenodo.org/records/10970014/files/"
+_DS_COUNTS = {"train": 878, "test": 293}
+_DS_IMAGE = (64, 64, 3)
+_NPY_HEADER_MAX = 4096  # a .npy header is 128 bytes for these arrays; allow room
+
+
+def _npy_cap(values: int, itemsize: int) -> int:
+    """The largest a .npy file of ``values`` numbers of ``itemsize`` bytes may be."""
+    return values * itemsize + _NPY_HEADER_MAX
+
 
 DOLLAR_STREET = DataSet(
     key="dollar_street",
     title="Dollar Street 10",
     files=tuple(
-        RemoteFile(name, _ZENODO_DS + name, zenodo_record="10970014")
-        for name in ("train_images.npy", "train_labels.npy", "test_images.npy", "test_labels.npy")
+        RemoteFile(
+            f"{part}_{kind}.npy",
+            f"{_ZENODO_DS}{part}_{kind}.npy",
+            zenodo_record="10970014",
+            # images are uint8; labels are integers of at most 8 bytes
+            max_bytes=_npy_cap(n * _DS_IMAGE[0] * _DS_IMAGE[1] * _DS_IMAGE[2], 1)
+            if kind == "images"
+            else _npy_cap(n, 8),
+        )
+        for part, n in _DS_COUNTS.items()
+        for kind in ("images", "labels")
     ),
     licence="CC BY 4.0 (images from Gapminder's Dollar Street)",
     citation=(
@@ -109,7 +131,12 @@ DOLLAR_STREET = DataSet(
     ),
     shape="878 training and 293 validation (test-file) images of 64x64x3 uint8, labels 0-9",
     doi="10.5281/zenodo.10970014",
-    extra={"n_train": 878, "n_val": 293, "image_shape": (64, 64, 3), "classes": DOLLAR_STREET_CLASSES},
+    extra={
+        "n_train": _DS_COUNTS["train"],
+        "n_val": _DS_COUNTS["test"],
+        "image_shape": _DS_IMAGE,
+        "classes": DOLLAR_STREET_CLASSES,
+    },
 )
 
 DENSENET121 = DataSet(
@@ -122,6 +149,7 @@ DENSENET121 = DataSet(
             "densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5",
             # The checksum Keras itself pins for this file (keras.applications.densenet).
             md5="30ee3e1110167f948a6b9946edeeb738",
+            max_bytes=40_000_000,  # about 29 MB: 7.0 million float32 weights plus HDF5 structure
         ),
     ),
     licence="Weights distributed with Keras Applications (Apache 2.0); trained on ImageNet",
@@ -130,7 +158,7 @@ DENSENET121 = DataSet(
         "convolutional networks. CVPR."
     ),
     shape="HDF5 weights for keras.applications.DenseNet121(include_top=False)",
-    notes="Stored where Keras caches weights (~/.keras/models or $KERAS_HOME/models).",
+    notes="Kept in the book's cache (or mirror) and loaded from there by path, not from Keras's cache.",
 )
 
 CATALOG: dict[str, DataSet] = {ds.key: ds for ds in (PENGUINS, WEATHER, DOLLAR_STREET, DENSENET121)}

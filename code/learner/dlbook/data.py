@@ -23,16 +23,15 @@ import pandas as pd
 
 from . import standins
 from .catalog import CATALOG, DOLLAR_STREET_CLASSES, DataSet
-from .fetch import (
+from .errors import (
     DamagedFileError,
     DataError,
     DataUnavailableError,
     DownloadError,
-    Located,
-    Settings,
     UnverifiedDataError,
-    locate,
 )
+from .fetch import Located, locate
+from .settings import Settings
 
 __all__ = [
     "DOLLAR_STREET_CLASSES",
@@ -72,6 +71,7 @@ def load_weather() -> pd.DataFrame:
         frame = pd.read_csv(path)
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
         raise DataError(f"Could not read {path} as CSV ({exc}). Delete it and load again.") from exc
+    _announce_unverified(CATALOG["weather"], located)
     frame.attrs["source"] = located.source
     return frame
 
@@ -105,8 +105,12 @@ def load_dollar_street() -> DollarStreet:
     arrays = {name: _load_npy(path) for name, path in located.paths.items()}
     x_train, y_train = arrays["train_images.npy"], arrays["train_labels.npy"]
     x_val, y_val = arrays["test_images.npy"], arrays["test_labels.npy"]
-    for images, labels, name in ((x_train, y_train, "train"), (x_val, y_val, "test")):
-        _check_images(images, labels, name, located)
+    for images, labels, name, n in (
+        (x_train, y_train, "train", dataset.extra["n_train"]),
+        (x_val, y_val, "test", dataset.extra["n_val"]),
+    ):
+        _check_images(images, labels, name, n, located)
+    _announce_unverified(dataset, located)
     return DollarStreet(
         (x_train, y_train), (x_val, y_val), DOLLAR_STREET_CLASSES, located.source, located.unverified
     )
@@ -148,10 +152,10 @@ def _load_npy(path) -> np.ndarray:
     return array
 
 
-def _check_images(images: np.ndarray, labels: np.ndarray, name: str, located: Located) -> None:
+def _check_images(images: np.ndarray, labels: np.ndarray, name: str, n: int, located: Located) -> None:
     problem = None
-    if images.ndim != 4 or images.shape[1:] != (64, 64, 3):
-        problem = f"{name}_images has shape {images.shape}, expected (n, 64, 64, 3)"
+    if images.shape != (n, 64, 64, 3):
+        problem = f"{name}_images has shape {images.shape}, expected ({n}, 64, 64, 3): {n} images"
     elif images.dtype != np.uint8:
         problem = f"{name}_images has dtype {images.dtype}, expected uint8"
     elif labels.shape != (images.shape[0],):
@@ -184,21 +188,35 @@ def _locate_or_standin(dataset: DataSet) -> Located | None:
         if settings.allow_standins:
             standins.announce("Stand-in data", standin_note(dataset, str(exc)))
             return None
-        raise DataUnavailableError(_unavailable_message(dataset, settings, str(exc))) from exc
-    if located.unverified:
-        names = ", ".join(located.unverified)
-        if settings.strict:
-            raise UnverifiedDataError(
-                f"The {dataset.title} files {names} in {located.source} have no checksum to check "
-                "them against, and DLBOOK_STRICT=1 accepts only verified data. Run "
-                "`python -m dlbook.prefetch` with internet access: it downloads the files and "
-                "writes the checksum the archive publishes beside each one."
-            )
-        standins.announce("Unverified data", unverified_note(dataset, located))
+        raise DataUnavailableError(_unavailable_message(dataset, settings, str(exc), exc.cause)) from exc
+    if located.unverified and settings.strict:
+        raise UnverifiedDataError(
+            f"The {dataset.title} files {', '.join(located.unverified)} in the {located.source} have "
+            "no checksum to check them against, and DLBOOK_STRICT=1 accepts only verified data. Run "
+            f"`python -m dlbook.prefetch {dataset.key}` with internet access: it checks them against "
+            "the checksums the archive publishes, replaces any that fail with fresh downloads, and "
+            "records the checksums so that later runs can check the files offline."
+        )
     return located
 
 
-def _unavailable_message(dataset: DataSet, settings: Settings, reason: str) -> str:
+def _announce_unverified(dataset: DataSet, located: Located) -> None:
+    """The note for files no checksum could check, once the loader has found them usable."""
+    if located.unverified:
+        standins.announce("Unverified data", unverified_note(dataset, located))
+
+
+_FIRST_FIX = {
+    "offline": "unset DLBOOK_OFFLINE and run this again with internet access (the files are\n"
+    "     downloaded and verified once), or",
+    "network": "run this again with internet access (the files are downloaded and verified once), or",
+    "server": "try again later: the server answered with an error, so the file may have moved or the\n"
+    "     server may be down (if it persists, please report it at the book's issue tracker), or",
+    "limit": "try again on a faster or steadier connection (the transfer hit a limit), or",
+}
+
+
+def _unavailable_message(dataset: DataSet, settings: Settings, reason: str, cause: str = "network") -> str:
     folder = settings.cache_dir / dataset.key
     urls = "\n".join(f"  {f.url}" for f in dataset.files)
     names = ", ".join(f.name for f in dataset.files)
@@ -207,7 +225,7 @@ def _unavailable_message(dataset: DataSet, settings: Settings, reason: str) -> s
         f"The {dataset.title} data is not in {mirror}the cache {folder}, and could not be "
         f"downloaded: {reason}.\n"
         "To fix this, either\n"
-        "  1. run this again with internet access (the files are downloaded and verified once), or\n"
+        f"  1. {_FIRST_FIX.get(cause, _FIRST_FIX['network'])}\n"
         f"  2. download them where you have internet with `python -m dlbook.prefetch {dataset.key}`, "
         f"or by hand from\n{urls}\n"
         f"     and put the files ({names}) into {folder}, or into <folder>/{dataset.key}/ of a\n"
@@ -236,6 +254,7 @@ def unverified_note(dataset: DataSet, located: Located) -> str:
     """The text of the note shown on a page that runs on files it could not verify."""
     return (
         f"{dataset.title}: the files {', '.join(located.unverified)} (from the {located.source}) "
-        "have the right shapes, but no checksum was available to prove them intact. Download "
-        "them with `python -m dlbook.prefetch`, which verifies them and records the checksum."
+        "have the expected shapes and counts, but no checksum was available to prove them intact. "
+        f"Run `python -m dlbook.prefetch {dataset.key}` with internet access: it verifies them "
+        "against the published checksums and records those for later runs."
     )

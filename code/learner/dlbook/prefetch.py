@@ -5,7 +5,9 @@ For an instructor preparing a venue with poor Wi-Fi, or for building a data mirr
     python -m dlbook.prefetch                  # into the cache (data/ in a checkout)
     python -m dlbook.prefetch --mirror FOLDER  # also lay the files out as a mirror in FOLDER
 
-then point ``DLBOOK_DATA_MIRROR`` at FOLDER on the machines that have no network.
+then point ``DLBOOK_DATA_MIRROR`` at FOLDER on the machines that have no network. Only files
+that verify are reported as fetched or copied, a file in FOLDER that verifies is never
+replaced, and the exit status is 1 when anything could not be verified.
 """
 
 from __future__ import annotations
@@ -15,45 +17,70 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from .catalog import CATALOG
-from .fetch import DataError, Settings, copy_atomic, copy_to, file_digest, locate
-from .pretrained import densenet121_weights
+from .catalog import CATALOG, DataSet
+from .errors import ChecksumMismatchError, DataError, UnverifiedDataError
+from .fetch import Located, copy_to, file_digest, locate
+from .integrity import record_checksum
+from .settings import Settings
+from .transfer import zenodo_checksum
 
 
 def prefetch(keys: list[str], mirror_out: Path | None, settings: Settings) -> list[tuple[str, str, str]]:
     """Fetch each data set; return (data set, outcome, detail) rows for the summary.
 
-    A failure (no network, a corrupt file, a read-only or full disk) is recorded with its full
-    reason and the next data set is tried.
+    "ok" means every file is verified against a trusted checksum (see dlbook.integrity). A
+    failure (no network, a corrupt file, a file that cannot be verified, a read-only or full
+    disk) is recorded with its full reason and the next data set is tried.
     """
     rows = []
     for key in keys:
         dataset = CATALOG[key]
         try:
-            rows.append((dataset.title, "ok", _fetch_one(key, mirror_out, settings)))
-        except (DataError, ImportError, OSError) as exc:
+            rows.append((dataset.title, "ok", _fetch_one(dataset, mirror_out, settings)))
+        except (DataError, ImportError) as exc:
             rows.append((dataset.title, "FAILED", f"{type(exc).__name__}: {exc}"))
     return rows
 
 
-def _fetch_one(key: str, mirror_out: Path | None, settings: Settings) -> str:
-    dataset = CATALOG[key]
-    if key == "penguins":
+def _fetch_one(dataset: DataSet, mirror_out: Path | None, settings: Settings) -> str:
+    if dataset.key == "penguins":
         import palmerpenguins  # noqa: F401  (ships its data)
 
         return "shipped in the palmerpenguins package"
-    if key == "densenet121":
-        path = Path(densenet121_weights(replace(settings, strict=True, allow_standins=False)))
-        if mirror_out is not None:
-            copy_atomic(path, mirror_out / key / path.name)
-        return f"md5 verified, in {path.parent}"
-    located = locate(dataset, settings, progress=True)
+    settings = replace(settings, strict=True, allow_standins=False)
+    located = _verified(dataset, settings)
     if mirror_out is not None:
         copy_to(dataset, located, mirror_out)
     sizes = sum(p.stat().st_size for p in located.paths.values())
     digests = ", ".join(f"{n}: sha256 {file_digest(p)[:12]}…" for n, p in located.paths.items())
-    status = "verified" if not located.unverified else f"NOT verified: {', '.join(located.unverified)}"
-    return f"{located.source}, {sizes / 1e6:.1f} MB {status}; {digests}"
+    folder = next(iter(located.paths.values())).parent
+    return f"{located.source}, {sizes / 1e6:.1f} MB verified, in {folder}; {digests}"
+
+
+def _verified(dataset: DataSet, settings: Settings) -> Located:
+    """The data set's files, every one verified: files found without a checksum known offline
+    are checked against the checksums the archive publishes (which are then recorded), and
+    copies in the cache that fail are set aside and downloaded afresh."""
+    for _ in range(4):  # look; check what could not be checked; set aside what failed; download
+        try:
+            located = locate(dataset, settings, progress=True)
+        except ChecksumMismatchError as exc:
+            if getattr(exc, "moved_to", None) is None:  # in the mirror, or could not be moved
+                raise
+            continue  # the bad copy was moved aside: the next look downloads a fresh one
+        if not located.unverified:
+            return located
+        if settings.offline:
+            break
+        for remote in dataset.files:
+            if remote.name in located.unverified:
+                record_checksum(remote, zenodo_checksum(remote.zenodo_record, remote.name))
+    else:
+        raise ChecksumMismatchError(f"{dataset.title}: fresh downloads kept failing their checks.")
+    raise UnverifiedDataError(
+        f"{', '.join(located.unverified)} (in the {located.source}) could not be verified: no "
+        "checksum is known offline and DLBOOK_OFFLINE is set. Run this again with internet access."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in rest:  # the whole reason, not just its first line
             print(f"  {'':<{width}}  {'':<6}  {line}")
     failed = sum(r[1] != "ok" for r in rows)
-    print(f"{len(rows) - failed} of {len(rows)} fetched and verified.")
+    print(f"{len(rows) - failed} of {len(rows)} fetched and verified; {failed} failed.")
     return 1 if failed else 0
 
 

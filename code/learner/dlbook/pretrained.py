@@ -1,91 +1,58 @@
-"""Pre-trained weights, kept where Keras itself keeps them.
+"""Pre-trained weights, verified and loaded from a path the book controls.
 
-``densenet121_weights()`` returns the path of the verified ImageNet weights file in Keras's
-cache (``$KERAS_HOME/models``, by default ``~/.keras/models``), copying it there from the data
-mirror or downloading it when needed, so that ``keras.applications.DenseNet121`` can load it.
-It returns ``None`` when the weights cannot be had and stand-ins are allowed.
-``prepare_densenet121()`` does the same for a page that calls
-``DenseNet121(weights="imagenet")`` as a learner would, with a random-weights stand-in
-(announced on the page) when the weights cannot be had.
+``densenet121_weights()`` returns the path of the verified ImageNet weights file: in the data
+mirror, else in the book's cache (``$DLBOOK_DATA_DIR/densenet121/``), downloading it there
+when needed. It returns ``None`` when the weights cannot be had and stand-ins are allowed.
+``prepare_densenet121()`` makes ``keras.applications.DenseNet121(weights="imagenet")`` load
+exactly that file (Keras accepts a path as ``weights``), so Keras never looks for the file
+in its own folder or tries to download it: what ``KERAS_HOME``, the home folder or the
+temporary folder are does not matter. Where the weights cannot be had, the same call builds
+the network with random weights, and a note on the page says so.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
 from . import standins
 from .catalog import DENSENET121
-from .fetch import (
-    ChecksumMismatchError,
-    DataUnavailableError,
-    DownloadError,
-    Settings,
-    copy_atomic,
-    locate,
-    verify,
-)
+from .errors import ChecksumMismatchError, DataUnavailableError, DownloadError
+from .fetch import locate
+from .settings import Settings
 
 
 class CorruptWeightsError(ChecksumMismatchError):
-    """A weights file in Keras's cache exists but does not match its checksum."""
-
-
-def keras_models_dir() -> Path:
-    """The folder where Keras caches downloaded weights.
-
-    As Keras decides it: ``$KERAS_HOME/models``, else ``~/.keras/models``, and when the home
-    folder cannot be written, ``<temporary folder>/.keras/models``.
-    """
-    if os.environ.get("KERAS_HOME"):
-        return Path(os.environ["KERAS_HOME"]) / "models"
-    home = Path(os.path.expanduser("~")) / ".keras"
-    writable = os.access(home, os.W_OK) if home.exists() else os.access(home.parent, os.W_OK)
-    if not writable:
-        home = Path(tempfile.gettempdir()) / ".keras"
-    return home / "models"
+    """A weights file exists but does not match its checksum."""
 
 
 def densenet121_weights(settings: Settings | None = None) -> str | None:
-    """Path to DenseNet121's ImageNet weights (no top), or ``None`` to use a stand-in base.
+    """Path to DenseNet121's verified ImageNet weights (no top), or ``None`` to use a stand-in.
 
-    Raises :class:`CorruptWeightsError` when a cached file fails its checksum, and
+    Raises :class:`CorruptWeightsError` when a present file fails its checksum, and
     :class:`DataUnavailableError` when the weights cannot be had and stand-ins are not allowed
     (``DLBOOK_ALLOW_STANDINS`` unset, or ``DLBOOK_STRICT=1``).
     """
     settings = settings or Settings.from_env()
     remote = DENSENET121.files[0]
-    expected = ("md5", remote.md5)
-    cached = keras_models_dir() / remote.name
-    if cached.is_file():
-        if not verify(cached, expected):
-            raise CorruptWeightsError(
-                f"The DenseNet121 weights file {cached} is corrupt (its md5 checksum does not "
-                f"match {remote.md5}). Delete it; the next run will download or copy a fresh one."
-            )
-        return str(cached)
+    folder = settings.cache_dir / DENSENET121.key
     try:
-        located = locate(DENSENET121, settings, dest_dir=keras_models_dir())
+        located = locate(DENSENET121, settings)
+    except ChecksumMismatchError as exc:
+        raise CorruptWeightsError(str(exc)) from exc
     except DownloadError as exc:
         if settings.allow_standins:
             return None
         raise DataUnavailableError(
-            f"The DenseNet121 ImageNet weights are not in {keras_models_dir()} or the data mirror, "
+            f"The DenseNet121 ImageNet weights are not in {folder} or the data mirror, "
             f"and could not be downloaded: {exc}.\nTo fix this, either\n"
-            "  1. run this again with internet access (Keras keeps the file for later runs), or\n"
+            "  1. run this again with internet access (the file is kept for later runs), or\n"
             "  2. download it where you have internet with `python -m dlbook.prefetch densenet121`, "
-            f"or by hand from\n  {remote.url}\n     and put it into {keras_models_dir()}.\n"
+            f"or by hand from\n  {remote.url}\n     and put it into {folder}.\n"
             + (
                 "DLBOOK_STRICT=1 forbids the random-weights stand-in."
                 if settings.strict
                 else "(DLBOOK_ALLOW_STANDINS=1 lets the book's build use random weights instead.)"
             )
         ) from exc
-    path = located.paths[remote.name]
-    if path.resolve() != cached.resolve():
-        copy_atomic(path, cached)
-    return str(cached)
+    return str(located.paths[remote.name])
 
 
 STANDIN_BASE_NOTE = (
@@ -104,23 +71,30 @@ STANDIN_BASE_NOTE = (
 def prepare_densenet121(settings: Settings | None = None) -> bool:
     """Make ``keras.applications.DenseNet121(weights="imagenet")`` work on this machine.
 
-    Puts the verified ImageNet weights into Keras's cache (from the data mirror or a download),
-    where Keras finds them, and returns True. When they cannot be had and stand-ins are allowed,
-    makes that call build the network with random weights, shows a note saying so, and returns
-    False (only where ``DLBOOK_ALLOW_STANDINS=1``; otherwise the missing weights are an error
-    that says how to get them). A learner online needs none of it: Keras downloads the weights.
+    Returns True when that call will load the verified ImageNet weights (from the path
+    :func:`densenet121_weights` returns). When they cannot be had and stand-ins are allowed,
+    makes that call build the network with random weights, shows a note saying so, and
+    returns False (only where ``DLBOOK_ALLOW_STANDINS=1``; otherwise the missing weights are an
+    error that says how to get them). A learner online needs none of it: Keras downloads them.
     """
-    if densenet121_weights(settings) is not None:
+    path = densenet121_weights(settings)
+    _load_imagenet_weights_from(path)
+    if path is not None:
         return True
-    import keras
-
-    original = keras.applications.DenseNet121
-    if not getattr(original, "dlbook_standin", False):
-
-        def densenet121_with_random_weights(*args, weights="imagenet", **kwargs):
-            return original(*args, weights=None if weights == "imagenet" else weights, **kwargs)
-
-        densenet121_with_random_weights.dlbook_standin = True
-        keras.applications.DenseNet121 = densenet121_with_random_weights
     standins.announce("Stand-in base: random weights", STANDIN_BASE_NOTE)
     return False
+
+
+def _load_imagenet_weights_from(path: str | None) -> None:
+    """Let ``DenseNet121(weights="imagenet")`` load ``path`` (random weights where it is None)."""
+    import keras
+
+    original = getattr(keras.applications.DenseNet121, "dlbook_original", keras.applications.DenseNet121)
+
+    def densenet121(*args, weights="imagenet", **kwargs):
+        return original(*args, weights=path if weights == "imagenet" else weights, **kwargs)
+
+    densenet121.dlbook_original = original
+    densenet121.dlbook_standin = path is None
+    densenet121.__doc__ = original.__doc__
+    keras.applications.DenseNet121 = densenet121
