@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import standins
+from .advice import standin_note, strict_unverified_message, unavailable_message, unverified_note
 from .catalog import CATALOG, DOLLAR_STREET_CLASSES, DataSet
 from .errors import (
     DamagedFileError,
@@ -188,15 +189,9 @@ def _locate_or_standin(dataset: DataSet) -> Located | None:
         if settings.allow_standins:
             standins.announce("Stand-in data", standin_note(dataset, str(exc)))
             return None
-        raise DataUnavailableError(_unavailable_message(dataset, settings, str(exc), exc.cause)) from exc
+        raise DataUnavailableError(unavailable_message(dataset, settings, exc)) from exc
     if located.unverified and settings.strict:
-        raise UnverifiedDataError(
-            f"The {dataset.title} files {', '.join(located.unverified)} in the {located.source} have "
-            "no checksum to check them against, and DLBOOK_STRICT=1 accepts only verified data. Run "
-            f"`python -m dlbook.prefetch {dataset.key}` with internet access: it checks them against "
-            "the checksums the archive publishes, replaces any that fail with fresh downloads, and "
-            "records the checksums so that later runs can check the files offline."
-        )
+        raise UnverifiedDataError(strict_unverified_message(dataset, located))
     return located
 
 
@@ -204,57 +199,3 @@ def _announce_unverified(dataset: DataSet, located: Located) -> None:
     """The note for files no checksum could check, once the loader has found them usable."""
     if located.unverified:
         standins.announce("Unverified data", unverified_note(dataset, located))
-
-
-_FIRST_FIX = {
-    "offline": "unset DLBOOK_OFFLINE and run this again with internet access (the files are\n"
-    "     downloaded and verified once), or",
-    "network": "run this again with internet access (the files are downloaded and verified once), or",
-    "server": "try again later: the server answered with an error, so the file may have moved or the\n"
-    "     server may be down (if it persists, please report it at the book's issue tracker), or",
-    "limit": "try again on a faster or steadier connection (the transfer hit a limit), or",
-}
-
-
-def _unavailable_message(dataset: DataSet, settings: Settings, reason: str, cause: str = "network") -> str:
-    folder = settings.cache_dir / dataset.key
-    urls = "\n".join(f"  {f.url}" for f in dataset.files)
-    names = ", ".join(f.name for f in dataset.files)
-    mirror = f"the data mirror {settings.mirror / dataset.key}, " if settings.mirror else ""
-    message = (
-        f"The {dataset.title} data is not in {mirror}the cache {folder}, and could not be "
-        f"downloaded: {reason}.\n"
-        "To fix this, either\n"
-        f"  1. {_FIRST_FIX.get(cause, _FIRST_FIX['network'])}\n"
-        f"  2. download them where you have internet with `python -m dlbook.prefetch {dataset.key}`, "
-        f"or by hand from\n{urls}\n"
-        f"     and put the files ({names}) into {folder}, or into <folder>/{dataset.key}/ of a\n"
-        "     folder that DLBOOK_DATA_MIRROR names.\n"
-    )
-    if settings.strict:
-        return message + "DLBOOK_STRICT=1 forbids generated stand-in data, so the book stops here."
-    return message + (
-        "(To build the book without the data, set DLBOOK_ALLOW_STANDINS=1: the pages then run on "
-        "generated stand-in data of the same shape, with a note. Not for learning from.)"
-    )
-
-
-def standin_note(dataset: DataSet, reason: str = "") -> str:
-    """The text of the note shown on a page that runs on stand-in data."""
-    why = f" ({reason})" if reason else ""
-    return (
-        f"{dataset.title}: the real files could not be obtained{why}, so this page runs on a "
-        "generated stand-in with the same shapes. Every number and figure below comes from the "
-        "stand-in, not from the real data set. Run the page with internet access to see the "
-        "real results."
-    )
-
-
-def unverified_note(dataset: DataSet, located: Located) -> str:
-    """The text of the note shown on a page that runs on files it could not verify."""
-    return (
-        f"{dataset.title}: the files {', '.join(located.unverified)} (from the {located.source}) "
-        "have the expected shapes and counts, but no checksum was available to prove them intact. "
-        f"Run `python -m dlbook.prefetch {dataset.key}` with internet access: it verifies them "
-        "against the published checksums and records those for later runs."
-    )

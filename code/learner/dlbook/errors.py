@@ -45,18 +45,19 @@ class StorageError(DamagedFileError):
     """A folder cannot be read or written: permissions, a full disk, a read-only file system."""
 
 
-def storage_error(exc: OSError, doing: str) -> StorageError:
-    """An OSError met while ``doing`` something with a file, as a StorageError that says what to do."""
+def storage_error(exc: OSError, doing: str, setting: str = "DLBOOK_DATA_DIR") -> StorageError:
+    """An OSError met while ``doing`` something with a file, as a StorageError that says what to
+    do; ``setting`` is the environment variable that chooses the folder concerned."""
     where = exc.filename if isinstance(exc.filename, str) and exc.filename else "the folder"
+    elsewhere = f"or set {setting} to another folder"
     if exc.errno == 28:  # ENOSPC
-        fix = f"the disk that holds {where} is full. Free some space, or set DLBOOK_DATA_DIR to another disk"
-    elif exc.errno in (13, 1, 30):  # EACCES, EPERM, EROFS
-        fix = (
-            f"{where} cannot be used ({exc.strerror}). Give yourself read and write permission, or "
-            "set DLBOOK_DATA_DIR to a folder you can write (and DLBOOK_DATA_MIRROR to one you can read)"
-        )
+        fix = f"the disk that holds {where} is full. Free some space, {elsewhere} on another disk"
+    elif exc.errno == 30:  # EROFS
+        fix = f"{where} is on a read-only file system. Set {setting} to a folder you can write"
+    elif exc.errno in (13, 1):  # EACCES, EPERM
+        fix = f"{where} cannot be used ({exc.strerror}). Allow yourself to read and write it, {elsewhere}"
     elif exc.errno == 21:  # EISDIR
         fix = f"{where} is a folder where a data file should be. Move it away and run again"
     else:
-        fix = f"{exc.strerror or exc} ({where}). Check the folder, or set DLBOOK_DATA_DIR to another one"
+        fix = f"{exc.strerror or exc} ({where}). Check the folder, {elsewhere}"
     return StorageError(f"Could not {doing}: {fix}.")

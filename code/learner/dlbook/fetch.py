@@ -165,7 +165,10 @@ def _scan(dataset: DataSet, folder: Path, *, where: str) -> tuple[dict[str, Path
                 raise IsADirectoryError(21, "not a regular file", str(path))
             size = path.stat().st_size if present else 0
         except OSError as exc:
-            raise storage_error(exc, f"look for {remote.name} in the {where} folder {folder}") from exc
+            setting = "DLBOOK_DATA_MIRROR" if where == "mirror" else "DLBOOK_DATA_DIR"
+            raise storage_error(
+                exc, f"look for {remote.name} in the {where} folder {folder}", setting
+            ) from exc
         if not present:
             missing.append(remote)
             continue

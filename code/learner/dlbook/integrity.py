@@ -114,4 +114,6 @@ def record_checksum(remote: RemoteFile, checksum: tuple[str, str]) -> None:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         write_atomic(path, f"{checksum[0]}:{checksum[1]}\n")
     except OSError as exc:
-        raise storage_error(exc, f"record the checksum of {remote.name} in {path.parent}") from exc
+        raise storage_error(
+            exc, f"record the checksum of {remote.name} in {path.parent}", "XDG_STATE_HOME"
+        ) from exc

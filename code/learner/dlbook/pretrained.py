@@ -13,6 +13,7 @@ the network with random weights, and a note on the page says so.
 from __future__ import annotations
 
 from . import standins
+from .advice import unavailable_message
 from .catalog import DENSENET121
 from .errors import ChecksumMismatchError, DataUnavailableError, DownloadError
 from .fetch import locate
@@ -32,7 +33,6 @@ def densenet121_weights(settings: Settings | None = None) -> str | None:
     """
     settings = settings or Settings.from_env()
     remote = DENSENET121.files[0]
-    folder = settings.cache_dir / DENSENET121.key
     try:
         located = locate(DENSENET121, settings)
     except ChecksumMismatchError as exc:
@@ -40,18 +40,7 @@ def densenet121_weights(settings: Settings | None = None) -> str | None:
     except DownloadError as exc:
         if settings.allow_standins:
             return None
-        raise DataUnavailableError(
-            f"The DenseNet121 ImageNet weights are not in {folder} or the data mirror, "
-            f"and could not be downloaded: {exc}.\nTo fix this, either\n"
-            "  1. run this again with internet access (the file is kept for later runs), or\n"
-            "  2. download it where you have internet with `python -m dlbook.prefetch densenet121`, "
-            f"or by hand from\n  {remote.url}\n     and put it into {folder}.\n"
-            + (
-                "DLBOOK_STRICT=1 forbids the random-weights stand-in."
-                if settings.strict
-                else "(DLBOOK_ALLOW_STANDINS=1 lets the book's build use random weights instead.)"
-            )
-        ) from exc
+        raise DataUnavailableError(unavailable_message(DENSENET121, settings, exc)) from exc
     return str(located.paths[remote.name])
 
 

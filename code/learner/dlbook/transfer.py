@@ -207,10 +207,10 @@ def describe(exc: BaseException) -> str:
     import requests
 
     status = _status(exc)
+    if isinstance(exc, requests.TooManyRedirects):
+        return f"the server redirected too often, in a loop ({exc}; the last answer was HTTP {status})"
     if status is not None:
         return f"the server answered HTTP {status} ({exc.response.reason})"
-    if isinstance(exc, requests.TooManyRedirects):
-        return f"the server redirected too often, in a loop ({exc})"
     if isinstance(exc, requests.Timeout | TimeoutError):
         return "the server stopped answering (timed out)"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
