@@ -47,6 +47,34 @@ class Trickle:
     delay: float
 
 
+@dataclass
+class Endless:
+    """A chunked body that does not end; ``sent`` counts the bytes that went out. It stops after
+    ``limit`` bytes (dropping the connection) only so that a client without a size cap cannot
+    fill the test machine's disk."""
+
+    limit: int = 64 << 20
+    sent: int = 0
+
+
+@dataclass
+class SlowHeaders:
+    """Says nothing for ``delay`` seconds, then answers with ``body``."""
+
+    body: bytes
+    delay: float
+
+
+@dataclass
+class TrickleHeaders:
+    """Sends its status line and headers (padded to about ``size`` bytes) one byte every ``delay``
+    seconds, then ``body`` at once: every single read is quick, the whole answer is not."""
+
+    body: bytes
+    delay: float
+    size: int = 120
+
+
 class LocalServer:
     def __init__(self):
         self.routes: dict[str, list] = {}
@@ -92,6 +120,39 @@ class LocalServer:
                         except OSError:  # the client gave up
                             return
                         time.sleep(answer.delay)
+                elif isinstance(answer, Endless):
+                    self.send_response(200)
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    chunk = b"%x\r\n%s\r\n" % (1 << 16, b"\0" * (1 << 16))
+                    while answer.sent < answer.limit:
+                        try:
+                            self.wfile.write(chunk)
+                        except OSError:  # the client gave up: what a size cap does
+                            return
+                        answer.sent += 1 << 16
+                    return  # no last chunk: the body never ended
+                elif isinstance(answer, SlowHeaders):
+                    time.sleep(answer.delay)
+                    try:
+                        self.send_response(200)
+                        self.send_header("Content-Length", str(len(answer.body)))
+                        self.end_headers()
+                        self.wfile.write(answer.body)
+                    except OSError:
+                        return
+                elif isinstance(answer, TrickleHeaders):
+                    head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(answer.body)}\r\nConnection: close\r\n"
+                    head = (
+                        head + "X-Padding: " + "x" * max(0, answer.size - len(head) - 16) + "\r\n\r\n"
+                    ).encode()
+                    try:
+                        for i in range(len(head)):
+                            self.wfile.write(head[i : i + 1])
+                            time.sleep(answer.delay)
+                        self.wfile.write(answer.body)
+                    except OSError:
+                        return
                 else:
                     self.send_response(200)
                     self.send_header("Content-Length", str(len(answer)))

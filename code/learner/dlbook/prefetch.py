@@ -61,7 +61,8 @@ def _verified(dataset: DataSet, settings: Settings) -> Located:
     """The data set's files, every one verified: files found without a checksum known offline
     are checked against the checksums the archive publishes (which are then recorded), and
     copies in the cache that fail are set aside and downloaded afresh."""
-    for _ in range(4):  # look; check what could not be checked; set aside what failed; download
+    # look; check what could not be checked; set aside what fails (one file per look); download
+    for _ in range(len(dataset.files) + 3):
         try:
             located = locate(dataset, settings, progress=True)
         except ChecksumMismatchError as exc:
