@@ -34,7 +34,7 @@ from .errors import (
     UnverifiedDataError,
     storage_error,
 )
-from .files import set_aside, sweep
+from .files import copy_file, set_aside, sweep
 from .integrity import expected_checksum, file_digest, record_checksum, verify
 from .settings import Settings, flag
 from .transfer import TOTAL_LIMIT_S, fetch_to_folder, zenodo_checksum
@@ -204,8 +204,6 @@ def _refuse(path: Path, what: str, where: str):
 
 def copy_atomic(source: Path, target: Path) -> Path:
     """Copy ``source`` to ``target`` through a temporary file: ``target`` is whole or absent."""
-    from .files import copy_file
-
     try:
         copy_file(source, target)
     except OSError as exc:

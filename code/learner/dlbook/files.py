@@ -10,7 +10,6 @@ The temporary name carries the writer's process id: a file left by a process tha
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import tempfile
@@ -87,13 +86,11 @@ def set_aside(path: Path, target: Path) -> Path:
     Copies are named by their content, so the same bad bytes are kept once, and only the
     newest ``KEEP_REJECTED`` copies of each file name are kept.
     """
+    from pooch import file_hash
+
     rejected_dir = target.parent / "rejected"
     rejected_dir.mkdir(exist_ok=True)
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    rejected = rejected_dir / f"{target.name}.sha256-{digest.hexdigest()[:16]}"
+    rejected = rejected_dir / f"{target.name}.sha256-{file_hash(str(path))[:16]}"
     os.replace(path, rejected)
     os.utime(rejected)
     copies = sorted(rejected_dir.glob(f"{target.name}.sha256-*"), key=lambda p: p.stat().st_mtime)

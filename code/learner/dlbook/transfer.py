@@ -10,6 +10,7 @@ at the size cap and at a pace below ``MIN_RATE``. A request past its deadline is
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -155,17 +156,10 @@ def zenodo_checksum(record: str, name: str) -> tuple[str, str]:
     """The checksum Zenodo publishes for one file of a record, e.g. ``("md5", "ab12…")``."""
     url = f"{ZENODO_API}{record}"
 
-    class Buffer(list):
-        def write(self, block):
-            self.append(block)
-
-        def flush(self):
-            pass
-
-    body = Buffer()
+    body = io.BytesIO()
     get(url, body, max_bytes=ZENODO_MAX_BYTES, deadline=min(TOTAL_LIMIT_S, TIMEOUT_S))
     try:
-        files = json.loads(b"".join(body)).get("files")
+        files = json.loads(body.getvalue()).get("files")
     except (ValueError, AttributeError) as exc:
         raise DownloadError(
             f"the answer for Zenodo record {record} ({url}) is not a record's description ({exc})",
