@@ -358,6 +358,21 @@ def test_loaders_write_nothing_to_stderr_when_real_data_is_there(small_weather_m
     assert isinstance(data.load_weather(), pd.DataFrame)
 
 
+@needs_real_mirror
+def test_loading_in_a_fresh_jupyter_kernel_writes_nothing_to_stderr(monkeypatch):
+    # Inside a kernel, importing pooch's progress-bar library warns on stderr when ipywidgets is
+    # missing; in-process tests cannot see it (pooch is imported once per process, outside a kernel).
+    import nbclient
+    import nbformat
+
+    monkeypatch.setenv("DLBOOK_DATA_MIRROR", str(REAL_MIRROR))
+    cell = nbformat.v4.new_code_cell("from dlbook import data\nprint(data.load_weather().shape)")
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    nbclient.NotebookClient(notebook, kernel_name="python3", timeout=120).execute()
+    streams = {o.name: o.text for o in cell.outputs if o.output_type == "stream"}
+    assert streams == {"stdout": "(3654, 165)\n"}, streams
+
+
 # --- settings -----------------------------------------------------------------------------------
 
 

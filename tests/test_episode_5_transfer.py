@@ -1,7 +1,8 @@
 """Episode 5 (transfer learning): page structure, glued numbers, and the pre-trained weights path.
 
-The weights tests need no build: they point Keras's cache (``KERAS_HOME``) at a temporary
-folder holding a tiny fake weights file and check which way ``densenet121_weights`` goes.
+The weights tests need no build: they point the book's cache (``DLBOOK_DATA_DIR``) at a
+temporary folder holding a tiny fake weights file and check which way ``densenet121_weights``
+goes and which file ``DenseNet121(weights="imagenet")`` is then given.
 """
 
 from __future__ import annotations
@@ -152,31 +153,34 @@ def test_cross_references_in_the_text_have_their_own_words():
     assert not bare, f"give these references their own words: {bare}"
 
 
-# --- the weights helper with a fake Keras cache (no build needed) ----------------------------
+# --- the weights helper with a fake file in the book's cache (no build needed) ----------------
 
 
 @pytest.fixture
 def fake_cache(tmp_path, monkeypatch) -> Path:
-    """A Keras home whose models folder holds a tiny file named like the DenseNet121 weights."""
+    """The book's cache holding a tiny file named like the DenseNet121 weights."""
+    monkeypatch.setenv("DLBOOK_DATA_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.setenv("DLBOOK_OFFLINE", "1")  # never try the network from a test
     monkeypatch.delenv("DLBOOK_DATA_MIRROR", raising=False)
     monkeypatch.delenv("DLBOOK_STRICT", raising=False)
-    models = tmp_path / "keras" / "models"
-    models.mkdir(parents=True)
-    fake = models / WEIGHTS_NAME
+    folder = tmp_path / "cache" / "densenet121"
+    folder.mkdir(parents=True)
+    fake = folder / WEIGHTS_NAME
     fake.write_bytes(b"not really HDF5, only a stand-in for the weights file")
     return fake
 
 
 def test_corrupt_cached_weights_are_refused_with_a_clear_message(fake_cache):
+    content = fake_cache.read_bytes()
     with pytest.raises(CorruptWeightsError) as caught:
         densenet121_weights()
     message = str(caught.value)
     assert str(fake_cache) in message
-    assert "corrupt" in message and "md5" in message
-    assert "Delete it" in message
-    assert fake_cache.is_file(), "the helper must not delete the user's file itself"
+    assert "does not match" in message and "md5" in message
+    kept = list((fake_cache.parent / "rejected").iterdir())
+    assert [p.read_bytes() for p in kept] == [content], "the bad file is kept aside, never deleted"
+    assert str(kept[0]) in message and "download a fresh copy" in message
 
 
 @pytest.fixture
@@ -237,12 +241,18 @@ def test_without_weights_imagenet_becomes_random_weights_with_a_note(no_weights,
         pretrained.prepare_densenet121()
 
 
-def test_with_weights_in_the_cache_densenet121_is_left_alone(matching_cache):
+def test_with_weights_in_the_cache_densenet121_loads_exactly_that_file(matching_cache, monkeypatch):
     import keras
 
-    before = keras.applications.DenseNet121
+    calls = []
+    monkeypatch.setattr(keras.applications, "DenseNet121", lambda **kwargs: calls.append(kwargs))
     assert pretrained.prepare_densenet121() is True
-    assert keras.applications.DenseNet121 is before
+    keras.applications.DenseNet121(include_top=False, weights="imagenet")
+    keras.applications.DenseNet121(include_top=False, weights=None)  # other choices pass through
+    assert calls == [
+        {"include_top": False, "weights": str(matching_cache)},
+        {"include_top": False, "weights": None},
+    ]
 
 
 # --- the built page ------------------------------------------------------------------------

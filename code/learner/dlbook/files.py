@@ -14,12 +14,22 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 TEMP_PREFIX = ".dlbook-"
 TEMP_SUFFIX = ".part"
 KEEP_REJECTED = 3  # bad copies kept per file name in rejected/, the newest ones
+
+
+def pooch():
+    """pooch, imported without the warning its progress-bar library prints in a Jupyter kernel
+    that lacks ipywidgets (on stderr, in the learner's cell); its bar is not used there."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        import pooch as module
+    return module
 
 
 def temporary_file(folder: Path, name: str) -> tuple[int, Path]:
@@ -86,11 +96,9 @@ def set_aside(path: Path, target: Path) -> Path:
     Copies are named by their content, so the same bad bytes are kept once, and only the
     newest ``KEEP_REJECTED`` copies of each file name are kept.
     """
-    from pooch import file_hash
-
     rejected_dir = target.parent / "rejected"
     rejected_dir.mkdir(exist_ok=True)
-    rejected = rejected_dir / f"{target.name}.sha256-{file_hash(str(path))[:16]}"
+    rejected = rejected_dir / f"{target.name}.sha256-{pooch().file_hash(str(path))[:16]}"
     os.replace(path, rejected)
     os.utime(rejected)
     copies = sorted(rejected_dir.glob(f"{target.name}.sha256-*"), key=lambda p: p.stat().st_mtime)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .catalog import RemoteFile
 from .errors import DamagedFileError, storage_error
-from .files import write_atomic
+from .files import pooch, write_atomic
 
 _DIGEST_LENGTH = {"md5": 32, "sha256": 64}
 
@@ -42,10 +42,8 @@ def parse_checksum(text: str, where: str) -> tuple[str, str]:
 
 def file_digest(path: Path, algorithm: str = "sha256") -> str:
     """The hex digest of a file, computed by pooch; an unreadable file is a StorageError."""
-    from pooch import file_hash
-
     try:
-        return file_hash(str(path), alg=algorithm)
+        return pooch().file_hash(str(path), alg=algorithm)
     except OSError as exc:
         raise storage_error(exc, f"read {path}") from exc
 

@@ -16,12 +16,11 @@ import os
 import sys
 import threading
 import time
-import warnings
 from pathlib import Path
 
 from .catalog import RemoteFile
 from .errors import DataError, DownloadError, storage_error
-from .files import temporary_file
+from .files import pooch, temporary_file
 from .integrity import parse_checksum
 
 TIMEOUT_S = 30  # each wait for the server: to connect, and between two pieces of data
@@ -97,15 +96,10 @@ def get(
     url: str, handle, *, max_bytes: int, progress: bool = False, deadline: float | None = None, where=None
 ) -> int:
     """Write the body of ``url`` into ``handle``; return its size. Raises DataError only."""
-    with warnings.catch_warnings():
-        # pooch imports tqdm.auto, which warns inside a Jupyter kernel without ipywidgets
-        warnings.filterwarnings("ignore", message="IProgress not found")
-        import pooch
-
     deadline = deadline_for(max_bytes) if deadline is None else deadline
     guard = _Guard(handle, url, max_bytes, where)
     bar = _Bar(url.rsplit("/", 1)[-1]) if progress else False
-    download = pooch.HTTPDownloader(progressbar=bar, chunk_size=1 << 16, timeout=min(TIMEOUT_S, deadline))
+    download = pooch().HTTPDownloader(progressbar=bar, chunk_size=1 << 16, timeout=min(TIMEOUT_S, deadline))
     failure: list[BaseException] = []
 
     def work() -> None:
