@@ -7,6 +7,7 @@ command, the tests and ``data/README.md`` all read this list; nothing else repea
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 
@@ -116,9 +117,7 @@ DOLLAR_STREET = DataSet(
             f"{_ZENODO_DS}{part}_{kind}.npy",
             zenodo_record="10970014",
             # images are uint8; labels are integers of at most 8 bytes
-            max_bytes=_npy_cap(n * _DS_IMAGE[0] * _DS_IMAGE[1] * _DS_IMAGE[2], 1)
-            if kind == "images"
-            else _npy_cap(n, 8),
+            max_bytes=_npy_cap(n * math.prod(_DS_IMAGE), 1) if kind == "images" else _npy_cap(n, 8),
         )
         for part, n in _DS_COUNTS.items()
         for kind in ("images", "labels")

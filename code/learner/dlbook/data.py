@@ -110,7 +110,7 @@ def load_dollar_street() -> DollarStreet:
         (x_train, y_train, "train", dataset.extra["n_train"]),
         (x_val, y_val, "test", dataset.extra["n_val"]),
     ):
-        _check_images(images, labels, name, n, located)
+        _check_images(images, labels, name, (n, *dataset.extra["image_shape"]), located)
     _announce_unverified(dataset, located)
     return DollarStreet(
         (x_train, y_train), (x_val, y_val), DOLLAR_STREET_CLASSES, located.source, located.unverified
@@ -153,10 +153,10 @@ def _load_npy(path) -> np.ndarray:
     return array
 
 
-def _check_images(images: np.ndarray, labels: np.ndarray, name: str, n: int, located: Located) -> None:
+def _check_images(images: np.ndarray, labels: np.ndarray, name: str, shape: tuple, located: Located) -> None:
     problem = None
-    if images.shape != (n, 64, 64, 3):
-        problem = f"{name}_images has shape {images.shape}, expected ({n}, 64, 64, 3): {n} images"
+    if images.shape != shape:
+        problem = f"{name}_images has shape {images.shape}, expected {shape}: {shape[0]} images"
     elif images.dtype != np.uint8:
         problem = f"{name}_images has dtype {images.dtype}, expected uint8"
     elif labels.shape != (images.shape[0],):

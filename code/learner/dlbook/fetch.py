@@ -22,6 +22,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .advice import ISSUES
 from .catalog import CATALOG, DataSet, RemoteFile
 from .errors import (
     ChecksumMismatchError,
@@ -81,11 +82,11 @@ def download(
     except OSError as exc:
         raise storage_error(exc, f"create the folder {dest_dir} for {remote.name}") from exc
     target = dest_dir / remote.name
-    if expected is None and remote.zenodo_record and not (remote.sha256 or remote.md5):
-        expected = zenodo_checksum(remote.zenodo_record, remote.name)
-        if expected != expected_checksum(remote):
-            record_checksum(remote, expected)
-    expected = expected or expected_checksum(remote)
+    if expected is None:
+        pinned = remote.sha256 or remote.md5
+        expected = (
+            published_checksum(remote) if remote.zenodo_record and not pinned else expected_checksum(remote)
+        )
     for attempt in (1, 2):
         part = fetch_to_folder(remote, dest_dir, progress)
         try:
@@ -104,9 +105,18 @@ def download(
             print(message + " Trying once more.", file=sys.stderr)
     raise ChecksumMismatchError(
         message + " Two downloads in a row failed verification: the file on the server may "
-        "have changed, or a proxy may be altering it. Please report this at the book's issue "
-        "tracker, or place a verified copy in the folder named by DLBOOK_DATA_MIRROR."
+        f"have changed, or a proxy may be altering it. Please report this at {ISSUES}, or place "
+        "a verified copy in the folder named by DLBOOK_DATA_MIRROR."
     )
+
+
+def published_checksum(remote: RemoteFile) -> tuple[str, str]:
+    """The checksum Zenodo publishes for ``remote`` now, kept in the reader's record (before
+    any download is renamed into place, so a verified file is never seen as unverified)."""
+    published = zenodo_checksum(remote.zenodo_record, remote.name)
+    if published != expected_checksum(remote):
+        record_checksum(remote, published)
+    return published
 
 
 @dataclass(frozen=True)
@@ -123,7 +133,6 @@ def locate(
     settings: Settings | None = None,
     *,
     progress: bool | None = None,
-    dest_dir: Path | None = None,
 ) -> Located:
     """Find every file of ``dataset``: mirror, then cache, then download into the cache.
 
@@ -139,7 +148,7 @@ def locate(
         found, missing, unverified = _scan(dataset, settings.mirror / dataset.key, where="mirror")
         if not missing:
             return Located(found, "mirror", unverified)
-    cache = dest_dir or settings.cache_dir / dataset.key
+    cache = settings.cache_dir / dataset.key
     sweep(cache, older_than_s=TOTAL_LIMIT_S + 60)
     found, missing, unverified = _scan(dataset, cache, where="cache")
     if not missing:

@@ -19,10 +19,8 @@ from pathlib import Path
 
 from .catalog import CATALOG, DataSet
 from .errors import ChecksumMismatchError, DataError, UnverifiedDataError
-from .fetch import Located, copy_to, file_digest, locate
-from .integrity import record_checksum
+from .fetch import Located, copy_to, file_digest, locate, published_checksum
 from .settings import Settings
-from .transfer import zenodo_checksum
 
 
 def prefetch(keys: list[str], mirror_out: Path | None, settings: Settings) -> list[tuple[str, str, str]]:
@@ -75,7 +73,7 @@ def _verified(dataset: DataSet, settings: Settings) -> Located:
             break
         for remote in dataset.files:
             if remote.name in located.unverified:
-                record_checksum(remote, zenodo_checksum(remote.zenodo_record, remote.name))
+                published_checksum(remote)
     else:
         raise ChecksumMismatchError(f"{dataset.title}: fresh downloads kept failing their checks.")
     raise UnverifiedDataError(

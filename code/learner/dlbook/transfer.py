@@ -29,6 +29,7 @@ MIN_RATE = 10_000  # bytes per second on average, once GRACE_S have passed
 GRACE_S = 30
 ZENODO_API = "https://zenodo.org/api/records/"
 ZENODO_MAX_BYTES = 1_000_000  # a record's JSON description is a few kilobytes
+LATER = "try again later, or fetch the file elsewhere (python -m dlbook.prefetch)"
 
 
 def deadline_for(max_bytes: int) -> float:
@@ -57,8 +58,7 @@ class _Guard:
         if elapsed > GRACE_S and self.received / elapsed < MIN_RATE:
             raise DownloadError(
                 f"the download of {self.url} fell below the minimum rate of {MIN_RATE:g} bytes/s "
-                f"({self.received} bytes in {elapsed:.0f} s); try again later, or fetch the file "
-                "elsewhere (python -m dlbook.prefetch)",
+                f"({self.received} bytes in {elapsed:.0f} s); {LATER}",
                 cause="limit",
             )
         try:
@@ -115,8 +115,7 @@ def get(
         guard.cancelled = True
         raise DownloadError(
             f"{url} did not arrive within the total time limit of {deadline:g} s (connecting, the "
-            f"server's answer and {guard.received} bytes received); try again later, or fetch the "
-            "file elsewhere (python -m dlbook.prefetch)",
+            f"server's answer and {guard.received} bytes received); {LATER}",
             cause="limit",
         )
     if failure:
