@@ -23,6 +23,12 @@ FIRST_FIX = {
 }
 
 
+KERAS_FOLDER = {
+    "densenet121": "     A notebook that calls DenseNet121(weights='imagenet') itself reads the file from\n"
+    "     Keras's own folder instead: ~/.keras/models/ (or models/ in the folder KERAS_HOME names).\n"
+}
+
+
 def unavailable_message(dataset: DataSet, settings: Settings, exc: DownloadError) -> str:
     """Why ``dataset`` could not be had, and the fixes for that cause."""
     folder = settings.cache_dir / dataset.key
@@ -30,7 +36,7 @@ def unavailable_message(dataset: DataSet, settings: Settings, exc: DownloadError
     names = ", ".join(f.name for f in dataset.files)
     looked = f"the data mirror {settings.mirror / dataset.key} or " if settings.mirror else ""
     message = (
-        f"The {dataset.title} data is not in {looked}the cache {folder}, and could not be "
+        f"The {dataset.title} files are not in {looked}the cache {folder}, and could not be "
         f"downloaded: {exc}.\n"
         "To fix this, either\n"
         f"  1. {FIRST_FIX.get(exc.cause, FIRST_FIX['network'])}\n"
@@ -38,6 +44,7 @@ def unavailable_message(dataset: DataSet, settings: Settings, exc: DownloadError
         f"or by hand from\n{urls}\n"
         f"     and put the files ({names}) into\n       {folder}\n"
         f"     (or into <mirror>/{dataset.key}/ of a folder that DLBOOK_DATA_MIRROR names).\n"
+        + KERAS_FOLDER.get(dataset.key, "")
     )
     if settings.strict:
         return message + "DLBOOK_STRICT=1 forbids generated stand-ins, so the book stops here."

@@ -49,7 +49,9 @@ def storage_error(exc: OSError, doing: str, setting: str = "DLBOOK_DATA_DIR") ->
     """An OSError met while ``doing`` something with a file, as a StorageError that says what to
     do; ``setting`` is the environment variable that chooses the folder concerned."""
     where = exc.filename if isinstance(exc.filename, str) and exc.filename else "the folder"
-    elsewhere = f"or set {setting} to another folder"
+    elsewhere = (
+        f"or choose another {setting}" if setting.startswith("--") else f"or set {setting} to another folder"
+    )
     if exc.errno == 28:  # ENOSPC
         fix = f"the disk that holds {where} is full. Free some space, {elsewhere} on another disk"
     elif exc.errno == 30:  # EROFS

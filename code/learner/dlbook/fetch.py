@@ -155,9 +155,8 @@ def locate(
         return Located(found, "cache", unverified)
     names = ", ".join(r.name for r in missing)
     if settings.offline:
-        raise DownloadError(
-            f"{names} not in the mirror or the cache, and DLBOOK_OFFLINE is set", cause="offline"
-        )
+        places = "the mirror or the cache" if settings.mirror else "the cache"
+        raise DownloadError(f"{names} not in {places}, and DLBOOK_OFFLINE is set", cause="offline")
     for remote in missing:
         found[remote.name] = download(remote, cache, progress=progress)
     return Located(found, "download", unverified)
@@ -216,7 +215,7 @@ def copy_atomic(source: Path, target: Path) -> Path:
     try:
         copy_file(source, target)
     except OSError as exc:
-        raise storage_error(exc, f"copy {source} to {target}") from exc
+        raise storage_error(exc, f"copy {source} to {target}", "--mirror FOLDER") from exc
     return target
 
 
@@ -240,7 +239,7 @@ def copy_to(dataset: DataSet | str, located: Located, folder: Path) -> list[Path
             same = target.exists() and target.resolve() == source.resolve()
             keep = same or (target.is_file() and verify(target, expected))
         except OSError as exc:
-            raise storage_error(exc, f"check {target}") from exc
+            raise storage_error(exc, f"check {target}", "--mirror FOLDER") from exc
         if not keep:
             copy_atomic(source, target)
         copied.append(target)

@@ -52,7 +52,7 @@ class _Guard:
             raise DownloadError(
                 f"{self.url} sent more than {self.max_bytes} bytes, more than the file can hold; "
                 "the transfer was stopped. The server may be misbehaving: try again later",
-                cause="limit",
+                cause="server",
             )
         elapsed = time.monotonic() - self.start
         if elapsed > GRACE_S and self.received / elapsed < MIN_RATE:
