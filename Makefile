@@ -6,7 +6,7 @@ JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 BUILD_FLAGS ?= -W -n --keep-going
 
-.PHONY: install book test system-deps browser-deps prefetch bench clean
+.PHONY: install book test canary system-deps browser-deps prefetch bench clean
 
 LOCK   := requirements-lock.txt
 # How the lock is made from requirements.txt: every platform's markers, hashes of every file,
@@ -38,6 +38,13 @@ book: $(STAMP) system-deps
 ## Run the whole test suite, book build included.
 test: $(STAMP) system-deps browser-deps
 	$(PY) -m pytest
+
+## The canary (needs PyPI; a few minutes after the build): run the learner notebooks of
+## episodes 2 and 4 as on Colab, but with the newest releases of what Colab preinstalls, and check
+## that their first cell's report flags each package whose major.minor differs from the pin.
+## Builds the book first; a plain `make test` skips it. A weekly workflow runs it (canary.yml).
+canary: book
+	DLBOOK_TEST_BUILD=$(CURDIR) $(PY) -m pytest -s --canary tests/test_canary.py
 
 # $(call debian-package,COMMAND,PACKAGE,WHAT MISSING IT MEANS): install PACKAGE with apt-get when
 # COMMAND is missing and we are root; otherwise say what is missing. Never fails the target.

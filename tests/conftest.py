@@ -123,5 +123,23 @@ def isolated_data_env(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # where verified checksums are recorded
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--canary",
+        action="store_true",
+        help="run the canary: the learner notebooks on the newest releases from PyPI (make canary)",
+    )
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: needs the full book build, or runs a whole page (minutes)")
+    config.addinivalue_line("markers", "canary: needs PyPI and minutes, runs only with --canary")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--canary"):
+        return
+    skip = pytest.mark.skip(reason="the canary needs PyPI and minutes: run it with `make canary`")
+    for item in items:
+        if item.get_closest_marker("canary"):
+            item.add_marker(skip)
