@@ -116,6 +116,21 @@ def test_report_flags_a_different_minor_version_and_says_how_to_fix_it(capsys, m
     )
 
 
+def test_in_a_notebook_the_fix_is_a_pip_magic_and_a_restart(capsys, monkeypatch):
+    """A notebook's report names what works in a cell (``%pip`` installs into the kernel's own
+    environment) and the restart that makes the new version count, with Colab's menu on Colab."""
+    numpy = environment.pins()["numpy"]
+    monkeypatch.setattr(environment, "in_notebook", lambda: True)
+    for colab, restart in ((False, "Kernel > Restart Kernel"), (True, "Runtime > Restart session")):
+        monkeypatch.setattr(environment, "on_colab", lambda colab=colab: colab)
+        ok, lines = _report(capsys, monkeypatch, {"numpy": None})
+        assert not ok
+        assert lines[-2] == (
+            f'Fix numpy: not installed. Run: %pip install "numpy=={numpy}" in a new cell, '
+            f"then restart ({restart})"
+        )
+
+
 def test_report_accepts_another_patch_release_and_either_build_of_tensorflow(capsys, monkeypatch):
     pins = environment.pins()
     cpu = "tensorflow-cpu" if "tensorflow-cpu" in pins else "tensorflow"

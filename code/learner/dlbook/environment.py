@@ -171,15 +171,44 @@ def device() -> str:
     return "CPU"
 
 
+def on_colab() -> bool:
+    return "google.colab" in sys.modules or bool(os.environ.get("COLAB_RELEASE_TAG"))
+
+
+def gpu_note() -> str:
+    """What to do about a notebook that trains for minutes on a CPU."""
+    if on_colab():
+        return (
+            "Note: no GPU. This notebook trains for minutes and runs faster on a GPU: choose "
+            "Runtime > Change runtime type, pick a GPU, then run the notebook again from the top. "
+            "If Colab has no GPU for you, carry on: it runs on a CPU too."
+        )
+    return (
+        "Note: no GPU found. The training cells of this notebook take a few minutes on a CPU; that is fine."
+    )
+
+
+def in_notebook() -> bool:
+    """Whether this runs in a notebook's kernel (Jupyter's, or Colab's own shell)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython else None
+    return type(shell).__name__ in {"ZMQInteractiveShell", "Shell"}
+
+
 def _fix(check: PackageCheck) -> str:
-    return f'python -m pip install "{check.name}=={check.pinned}"'
+    requirement = f'"{check.name}=={check.pinned}"'
+    if in_notebook():  # into this kernel's environment; the new version counts after a restart
+        restart = "Runtime > Restart session" if on_colab() else "Kernel > Restart Kernel"
+        return f"%pip install {requirement} in a new cell, then restart ({restart})"
+    return f"python -m pip install {requirement}"
 
 
 def check_environment(packages: Iterable[str] | None = None, expect_gpu: bool = False) -> None:
     """Print the report (its last line says whether anything needs fixing).
 
     ``packages`` limits the table to what a page imports; ``expect_gpu`` adds a note (not a
-    failure) when the notebook runs on a CPU although its page trains long enough for a GPU to help.
+    failure) when the notebook runs on a CPU although its page trains long enough for a GPU to
+    help: on Colab, how to switch the runtime.
     """
     try:
         keras = import_keras_quietly()
@@ -200,11 +229,8 @@ def check_environment(packages: Iterable[str] | None = None, expect_gpu: bool = 
         print(f"{check.name:<{width}}  {check.installed or '-':<10} {check.pinned}{flag}")
     problems = [c for c in checks if c.problem]
     python = python_problem()
-    if expect_gpu and where == "CPU" and os.environ.get("COLAB_RELEASE_TAG"):
-        print(
-            "\nNote: this notebook trains for minutes and runs on a CPU. On Colab, choose "
-            "Runtime > Change runtime type > a GPU, then run the notebook again from the top."
-        )
+    if expect_gpu and where.startswith("CPU"):
+        print(f"\n{gpu_note()}")
     if python:
         print(f"\nFix Python first: {python}. See the setup page for a supported Python.")
     elif problems:
