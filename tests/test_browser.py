@@ -532,3 +532,40 @@ def test_formulas_render_from_the_build_folder_opened_as_files(browser, built_bo
     result = rendered_formulas(page)
     context.close()
     assert result["math"] >= 5 and result["raw"] == []
+
+
+def test_setup_page_links_the_archive_of_every_notebook_and_each_workshop_notebook(browser, site, built_book):
+    """The links a workshop learner follows from the setup page: the archive (fetched through
+    the page's own link; it must hold every notebook the build wrote) and, per episode, the
+    workshop notebook on Colab, whose file the build wrote."""
+    import io
+    import zipfile
+
+    context = new_context(browser, site)
+    page = context.new_page()
+    page.goto(site + "book/setup.html")
+    archive = page.locator("a.notebooks-archive")
+    assert archive.count() == 1 and archive.first.is_visible()
+    answer = page.request.get(archive.first.evaluate("a => a.href"))
+    assert answer.ok, answer.status
+    names = set(zipfile.ZipFile(io.BytesIO(answer.body())).namelist())
+    built = built_book.root / "_build" / "notebooks"
+    notebooks = {f"dlbook-notebooks/{p.relative_to(built).as_posix()}" for p in built.rglob("*.ipynb")}
+    assert notebooks and notebooks <= names, sorted(notebooks - names)
+    assert {"dlbook-notebooks/README.md", "dlbook-notebooks/requirements.txt"} <= names
+    assert any(n.endswith("-workshop.ipynb") for n in names)
+
+    colab = page.eval_on_selector_all(
+        ".workshop-notebooks a[href*='colab']", "links => links.map(a => a.href)"
+    )
+    episodes = [d for d in PAGES if d.startswith("book/episodes/")]
+    wanted = [expected_launch_urls(f"{d}-workshop")["colab"] for d in episodes]
+    assert [url for url in colab if url.endswith("-workshop.ipynb")] == wanted
+    for docname in episodes:
+        assert (built / f"{docname}-workshop.ipynb").is_file(), docname
+    # the landing page's advice and the schedule's instructor notes lead to the same section
+    for docname in ("book/index", "book/schedule"):
+        if docname in PAGES:
+            page.goto(site + docname + ".html")
+            assert page.locator("a[href$='setup.html#setup-workshop-notebooks']").count() >= 1, docname
+    context.close()

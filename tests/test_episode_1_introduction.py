@@ -136,10 +136,13 @@ def _code_cells() -> list[tuple[str, str]]:
     cells = re.findall(r"^```\{code-cell\}([^\n]*)\n(.*?)^```\s*$", text, re.S | re.M)
     out = []
     for options, body in cells:
-        # drop a ---...--- or :tags: header
+        # drop a ---...--- header or the :option: lines that open the cell
         if body.startswith("---\n"):
             body = body.split("---\n", 2)[2]
-        body = "\n".join(line for line in body.splitlines() if not line.startswith(":tags:"))
+        lines = body.splitlines()
+        while lines and re.match(r":[\w-]+:", lines[0]):
+            lines.pop(0)
+        body = "\n".join(lines)
         out.append((options, body))
     return out
 

@@ -22,11 +22,12 @@ import jupytext
 import nbformat
 import pytest
 import yaml
+from colab import COLAB_SHIPS, make_colab_like
 from docutils import nodes
 from docutils.frontend import get_default_settings
 from docutils.utils import new_document
 
-from dlbook_tools import notebooks
+from dlbook_tools import branch, notebooks, workshop
 from dlbook_tools.markdown import NotebookRenderer, PageContext
 from dlbook_tools.pages import Page, executable_pages
 from helpers import code_cells_with_roles
@@ -294,23 +295,25 @@ def test_notebooks_branch_holds_the_notebooks_and_the_learner_environment(tmp_pa
     page = built / "_build" / "notebooks" / "book" / "episodes" / "2-keras.ipynb"
     page.parent.mkdir(parents=True)
     page.write_text(nbformat.writes(nbformat.v4.new_notebook()))
-    copied = notebooks.branch_files(built, tmp_path / "branch", notebooks.repository_url(), "0123abc")
+    copied = branch.branch_files(
+        built / "_build" / "notebooks", tmp_path / "branch", notebooks.repository_url(), "0123abc"
+    )
 
-    branch = tmp_path / "branch"
-    assert copied == [branch / "book" / "episodes" / "2-keras.ipynb"]
-    requirements = (branch / "requirements.txt").read_text()
+    target = tmp_path / "branch"
+    assert copied == [target / "book" / "episodes" / "2-keras.ipynb"]
+    requirements = (target / "requirements.txt").read_text()
     assert requirements.startswith(_learner_requirements())
     assert requirements.rstrip().endswith("@0123abc#subdirectory=code/learner")
-    assert (branch / "apt.txt").read_text() == (REPO / "apt.txt").read_text()
-    assert (branch / "runtime.txt").read_text() == (REPO / "runtime.txt").read_text()
-    assert "0123abc" in (branch / "README.md").read_text()
+    assert (target / "apt.txt").read_text() == (REPO / "apt.txt").read_text()
+    assert (target / "runtime.txt").read_text() == (REPO / "runtime.txt").read_text()
+    assert "0123abc" in (target / "README.md").read_text()
     with pytest.raises(FileNotFoundError, match="build the book first"):
-        notebooks.branch_files(tmp_path / "nothing", tmp_path / "other", notebooks.repository_url(), "x")
+        branch.branch_files(tmp_path / "nothing", tmp_path / "other", notebooks.repository_url(), "x")
 
 
 def test_deploy_workflow_publishes_the_notebooks_branch():
     workflow = (REPO / ".github" / "workflows" / "deploy.yml").read_text()
-    assert "python -m dlbook_tools.notebooks" in workflow
+    assert "python -m dlbook_tools.branch" in workflow
     assert (
         "notebooks"
         in yaml.safe_load((REPO / "_config.yml").read_text())["sphinx"]["config"]["dlbook_notebooks_branch"]
@@ -673,11 +676,6 @@ def test_notebook_runs_top_to_bottom_with_every_exercise_skipped_and_reproduces_
     )
 
 
-# What Colab preinstalls among the learner environment's packages (Colab also ships pydot and the
-# Graphviz program that episode 2's plot_model uses, and TensorBoard); not dlbook, keras-tuner.
-COLAB_SHIPS = ["tensorflow-cpu", "keras", "pandas", "seaborn", "scikit-learn", "matplotlib", "numpy", "pydot"]
-
-
 @pytest.mark.slow
 def test_colab_cell_then_episode_2_run_where_only_colabs_packages_are(built_book, tmp_path):
     pins = {}
@@ -686,27 +684,262 @@ def test_colab_cell_then_episode_2_run_where_only_colabs_packages_are(built_book
         if match:
             pins.setdefault(match.group(1), line.split(";")[0].strip())
     python = make_venv(tmp_path / "colab", *(pins[p] for p in COLAB_SHIPS), pins["ipykernel"], "nbclient")
-    # What makes this kernel "Colab" for the first cell: google.colab is imported at start-up.
-    site = Path(
-        subprocess.run(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    )
-    (site / "google" / "colab").mkdir(parents=True)
-    (site / "google" / "colab" / "__init__.py").write_text('"""Stand-in for Colab\'s own package."""\n')
-    (site / "fake_colab.pth").write_text("import google.colab\n")
+    make_colab_like(python)  # google.colab is imported at start-up: the first cell takes it for Colab
     env = learner_env(tmp_path)
     check = subprocess.run([str(python), "-c", "import dlbook"], capture_output=True, env=env)
     assert check.returncode != 0, "the Colab environment must not hold the book's helpers yet"
 
     env["DLBOOK_PACKAGE"] = str(learner_package(tmp_path))  # the documented override: a checkout
     start = time.perf_counter()
-    notebook = built_book.root / "_build" / "notebooks" / "book" / "episodes" / "2-keras.ipynb"
+    built = built_book.root / "_build" / "notebooks" / "book" / "episodes" / "2-keras.ipynb"
+    notebook = Path(shutil.copy(built, tmp_path))  # the runner writes the outputs into it, not the build
     result = run_notebook(python, notebook, tmp_path / "work", env)
     print(f"episode 2 on the Colab stand-in: {time.perf_counter() - start:.1f} s, install included")
     assert result["error"] is None, result["error"]
     installed = subprocess.run([str(python), "-c", "import dlbook"], capture_output=True, env=env)
     assert installed.returncode == 0
+
+
+# -- Colab's GPU runtime, the first cell's report ---------------------------------------------
+
+
+def test_first_cell_reports_versions_that_differ_and_a_cpu_where_a_gpu_was_expected(monkeypatch, capsys):
+    """The first cell itself (not a stub of the report) with a Keras and a pandas whose minor
+    versions differ from the pins, on a Colab runtime without a GPU: it flags both, names the fix
+    and says how to switch the runtime, and it does not fail."""
+    from dlbook import environment
+
+    pins = environment.pins()
+    differ = {"keras": "2.15.0", "pandas": "1.5.3"}
+    monkeypatch.setattr(environment, "installed_version", lambda name: differ.get(name, pins.get(name)))
+    monkeypatch.setattr(environment, "device", lambda: "CPU")
+    monkeypatch.setenv("COLAB_RELEASE_TAG", "release-colab-test")
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)  # installs nothing here
+    source = notebooks.setup_cell_source(
+        notebooks.repository_url(), "0123abc", [], ["keras", "pandas"], gpu=True
+    )
+    assert source.rstrip().endswith('check_environment(["tensorflow", "keras", "pandas"], expect_gpu=True)')
+    exec(compile(source, "<first cell>", "exec"), {})
+    report = capsys.readouterr().out
+    flagged = [line.split()[0] for line in report.splitlines() if "<- a different major or minor" in line]
+    assert flagged == ["keras", "pandas"], report
+    assert f'Run: python -m pip install "keras=={pins["keras"]}"' in report
+    assert "(and 1 more flagged above)" in report
+    assert "Device   CPU" in report
+    assert "Runtime > Change runtime type" in report  # on Colab: how to get the GPU
+
+    monkeypatch.delenv("COLAB_RELEASE_TAG")  # a laptop: a CPU is fine, said without Colab's menu
+    monkeypatch.setattr(environment, "installed_version", lambda name: pins.get(name))
+    exec(compile(source, "<first cell>", "exec"), {})
+    report = capsys.readouterr().out
+    assert "Note: no GPU" in report and "Runtime >" not in report
+    assert report.rstrip().endswith("All good: the versions match the ones the book was built with.")
+
+
+def test_colab_opens_a_gpu_runtime_only_for_a_page_that_asks_for_one():
+    assert notebooks.colab_metadata(True) == {
+        "accelerator": "GPU",
+        "colab": {"provenance": [], "gpuType": "T4"},
+    }
+    assert notebooks.colab_metadata(False) == {"colab": {"provenance": []}}
+
+
+# -- workshop notebooks and the archive -------------------------------------------------------
+
+
+def _complete_notebook() -> nbformat.NotebookNode:
+    setup = nbformat.v4.new_code_cell("check_environment([])")
+    setup.metadata["tags"] = [notebooks.SETUP_TAG]
+    kept = nbformat.v4.new_code_cell("import numpy as np")
+    kept.metadata["tags"] = [workshop.KEEP_TAG]
+    given = nbformat.v4.new_code_cell("check(x)")
+    given.metadata["tags"] = ["hide-input", workshop.GIVEN_TAG]
+    typed = nbformat.v4.new_code_cell("x = np.arange(3)\nx.sum()")
+    typed.metadata["workshop"] = "Sum the first three whole numbers " + "and say so at some length " * 4
+    hidden = nbformat.v4.new_code_cell("# @title Code hidden\nplot(x)")
+    hidden.metadata.update(workshop="Plot them", jupyter={"source_hidden": True}, cellView="form")
+    bare = nbformat.v4.new_code_cell("y = 1")
+    cells = [
+        notebooks.about_cell("https://example.org/page.html"),
+        setup,
+        nbformat.v4.new_markdown_cell("Some prose."),
+        kept,
+        given,
+        typed,
+        hidden,
+        bare,
+    ]
+    return nbformat.v4.new_notebook(cells=cells)
+
+
+def test_workshop_notebook_empties_the_live_coded_cells_and_keeps_the_rest():
+    complete = _complete_notebook()
+    ours, problems = workshop.split(
+        complete, notebooks.SETUP_TAG, "https://example.org/page.html", "https://colab.example/page.ipynb"
+    )
+    about = ours.cells[0].source
+    assert "Workshop notebook" in about and "(https://example.org/page.html)" in about
+    assert "[complete notebook](https://colab.example/page.ipynb)" in about
+    assert [c.source for c in ours.cells[1:5]] == [c.source for c in complete.cells[1:5]]
+    typed, hidden, bare = ours.cells[5:]
+    assert all(line.startswith("# ") and len(line) <= 96 for line in typed.source.splitlines())
+    assert len(typed.source.splitlines()) == 2 and "Sum the first three" in typed.source
+    assert hidden.source == "# Plot them" and "jupyter" not in hidden.metadata  # nothing to fold
+    assert bare.source.startswith("# ")
+    assert problems == [
+        "a code cell has neither a :workshop: comment nor a tag workshop-keep or workshop-given ('y = 1')"
+    ]
+    # the complete notebook keeps its code and loses the comments, which only the workshop needs
+    assert complete.cells[5].source == "x = np.arange(3)\nx.sum()"
+    assert all("workshop" not in c.metadata for c in complete.cells + ours.cells)
+
+
+def test_archive_holds_the_folder_under_one_name_and_is_the_same_when_rebuilt(tmp_path):
+    folder = tmp_path / "branch"
+    (folder / "book").mkdir(parents=True)
+    (folder / "book" / "a.ipynb").write_text("{}")
+    (folder / "README.md").write_text("read me")
+    archive = tmp_path / "site" / workshop.ARCHIVE
+    archive.parent.mkdir()
+    names = branch.write_archive(folder, archive)
+    assert names == ["dlbook-notebooks/README.md", "dlbook-notebooks/book/a.ipynb"]
+    first = archive.read_bytes()
+    os.utime(folder / "README.md", (0, 0))
+    branch.write_archive(folder, archive)
+    assert archive.read_bytes() == first
+    assert sorted(p.name for p in archive.parent.iterdir()) == [workshop.ARCHIVE]  # no temporary file
+
+
+def _front_matter_gpu(docname: str) -> bool:
+    return bool(Page(REPO / f"{docname}.md").lesson.get("gpu"))
+
+
+@pytest.mark.slow
+def test_published_notebooks_ask_colab_for_a_gpu_exactly_on_the_pages_that_train_convolutional_networks(
+    built_book,
+):
+    """Every notebook the branch publishes: Colab's GPU metadata and the first cell's note on
+    exactly the pages whose front matter asks for a GPU, and those are exactly the pages whose
+    code (exercises aside) trains with convolutional networks, where a GPU buys minutes. Pages
+    that train small dense networks on tables (episodes 1 to 3, 6) gain too little from one to be
+    worth a runtime switch. Each GPU page says so once, with how long its code ran."""
+    folder = built_book.root / "_build" / "notebooks"
+    for docname in PAGES:
+        gpu = _front_matter_gpu(docname)
+        code = "\n".join(s for role, s in code_cells_with_roles(REPO / f"{docname}.md") if role != "solution")
+        convolutional = ".fit(" in code and bool(re.search(r"Conv2D|keras\.applications\.", code))
+        assert gpu == convolutional, f"{docname}: front matter gpu={gpu}, trains a CNN={convolutional}"
+        paths = [folder / f"{docname}.ipynb"] + (
+            [folder / f"{docname}-workshop.ipynb"] if docname.startswith("book/episodes/") else []
+        )
+        for path in paths:
+            notebook = nbformat.read(path, as_version=4)
+            assert (notebook.metadata.get("accelerator") == "GPU") == gpu, path.name
+            assert (notebook.metadata["colab"].get("gpuType") == "T4") == gpu, path.name
+            assert ("expect_gpu=True" in notebook.cells[1].source) == gpu, path.name
+        html = (built_book.html_dir / f"{docname}.html").read_text()
+        assert html.count("On Colab, a GPU helps.") == (1 if gpu else 0), docname
+        if gpu:
+            ran = re.search(
+                r"this page.s code ran for (\d+\.\d) minutes on a processor with (\d+) cores", html
+            )
+            assert ran and float(ran.group(1)) > 0, docname
+    assert any(_front_matter_gpu(d) for d in PAGES)
+
+
+EPISODES = [d for d in PAGES if d.startswith("book/episodes/")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("docname", EPISODES)
+def test_workshop_notebook_is_the_complete_one_with_the_live_coded_cells_empty(built_book, docname):
+    folder = built_book.root / "_build" / "notebooks"
+    complete = nbformat.read(folder / f"{docname}.ipynb", as_version=4)
+    ours = nbformat.read(folder / f"{docname}-workshop.ipynb", as_version=4)
+    nbformat.validate(ours)
+    assert ours.metadata["dlbook"]["workshop"] is True
+    assert [c.cell_type for c in ours.cells] == [c.cell_type for c in complete.cells]
+    # prose, figures and exercises (solutions included) exactly as in the complete notebook
+    for theirs, mine in zip(complete.cells[1:], ours.cells[1:], strict=True):
+        if theirs.cell_type == "markdown":
+            assert mine.source == theirs.source
+    kept = typed = 0
+    comments = []
+    for theirs, mine in zip(complete.cells[1:], ours.cells[1:], strict=True):
+        if theirs.cell_type != "code":
+            continue
+        if workshop.is_live_coded(theirs, notebooks.SETUP_TAG):
+            typed += 1
+            lines = mine.source.splitlines()
+            assert lines and all(line.startswith("# ") for line in lines), mine.source
+            comments.append(mine.source)
+        else:
+            kept += 1
+            assert mine.source == theirs.source
+    assert kept >= 1 and typed >= kept, (kept, typed)
+    assert len(set(comments)) == len(comments), "two empty cells say the same thing"
+    assert not any("Type the code of this cell from the page" in c for c in comments)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("docname", EPISODES)
+def test_workshop_notebook_runs_as_handed_out_in_the_learner_environment(
+    built_book, learner_python, tmp_path, docname
+):
+    """What a learner gets before typing anything: the first cell, the kept cells (imports, data,
+    helper figures) and the empty ones; every ``workshop-keep`` cell must run without the typed
+    ones (the ``workshop-given`` cells need them: the complete notebook's run executes those)."""
+    notebook = nbformat.read(
+        built_book.root / "_build" / "notebooks" / f"{docname}-workshop.ipynb", as_version=4
+    )
+    for cell in notebook.cells:  # these use what the typed cells make: the complete run covers them
+        if workshop.GIVEN_TAG in cell.metadata.get("tags", []):
+            cell.source = "# given: runs once the cells above are typed"
+    runnable = tmp_path / "workshop.ipynb"
+    nbformat.write(notebook, runnable)
+    result = run_notebook(learner_python, runnable, tmp_path / "work", learner_env(tmp_path))
+    print(f"{docname} workshop notebook: {result['seconds']:.1f} s in the learner environment")
+    assert result["error"] is None, result["error"]
+
+
+def test_setup_and_landing_page_name_the_episodes_whose_notebooks_open_on_a_gpu():
+    """The pages that tell a reader where Colab gives a GPU name what the front matter says."""
+    numbers = [
+        Path(d).name.split("-")[0] for d in PAGES if d.startswith("book/episodes/") and _front_matter_gpu(d)
+    ]
+    assert numbers, "no episode asks Colab for a GPU"
+    named = (
+        f"episodes {', '.join(numbers[:-1])} and {numbers[-1]}"
+        if len(numbers) > 1
+        else f"episode {numbers[0]}"
+    )
+    for page in ("book/setup.md", "book/index.md"):
+        text = " ".join((REPO / page).read_text().split())
+        sentences = [s for s in re.split(r"(?<=\.)\s", text) if "GPU" in s]
+        said = {m.rstrip(",") for s in sentences for m in re.findall(r"episodes? \d+(?:(?:, | and )\d+)*", s)}
+        assert said == {named}, (page, named, said)
+        assert any(named in s and "Colab" in s for s in sentences), (page, named)
+
+
+@pytest.mark.slow
+def test_site_archive_holds_every_notebook_and_installs_the_helpers_without_git(built_book):
+    import zipfile
+
+    archive = zipfile.ZipFile(built_book.html_dir / workshop.ARCHIVE)
+    names = set(archive.namelist())
+    built = built_book.root / "_build" / "notebooks"
+    notebooks_built = sorted(built.rglob("*.ipynb"))
+    assert len(notebooks_built) == len(PAGES) + len(
+        EPISODES
+    )  # a complete one each, a workshop one each episode
+    for path in notebooks_built:
+        name = f"{branch.ARCHIVE_FOLDER}/{path.relative_to(built).as_posix()}"
+        assert archive.read(name) == path.read_bytes(), name
+    requirements = archive.read(f"{branch.ARCHIVE_FOLDER}/requirements.txt").decode()
+    assert requirements.startswith(_learner_requirements())
+    assert requirements.rstrip().splitlines()[-1] == f"./{branch.HELPERS}" and "git+" not in requirements
+    for inside in ("pyproject.toml", "dlbook/__init__.py", "dlbook/environment.py", "requirements.txt"):
+        assert f"{branch.ARCHIVE_FOLDER}/{branch.HELPERS}/{inside}" in names, inside
+    readme = archive.read(f"{branch.ARCHIVE_FOLDER}/README.md").decode()
+    assert "python -m dlbook.prefetch --mirror FOLDER" in readme and "DLBOOK_DATA_MIRROR" in readme
+    assert "setup.html#setup-workshop-notebooks" in readme

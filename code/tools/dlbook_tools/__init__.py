@@ -11,8 +11,9 @@ One job per module:
   :mod:`~dlbook_tools.stable_anchors` (label ids, redirects), :mod:`~dlbook_tools.assets`
   (the learner layer's JavaScript and CSS), :mod:`~dlbook_tools.notebooks` (the learner
   notebooks that Colab and Binder open, rendered by :mod:`~dlbook_tools.markdown` from the
-  resolved doctrees), :mod:`~dlbook_tools.mathjax` (MathJax served with the site, for offline
-  reading);
+  resolved doctrees, and their workshop copies, :mod:`~dlbook_tools.workshop`),
+  :mod:`~dlbook_tools.mathjax` (MathJax served with the site, for offline reading);
+- :mod:`~dlbook_tools.branch`: the notebooks branch and the site's archive of all notebooks;
 - :mod:`~dlbook_tools.schedule`: the workshop timetable's arithmetic;
 - :mod:`~dlbook_tools.anchors`: the manifest of published anchors and its command line;
 - :mod:`~dlbook_tools.build` and :mod:`~dlbook_tools.bench`: ``make book`` and ``make bench``.

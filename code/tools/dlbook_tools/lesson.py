@@ -1,6 +1,6 @@
 """Sphinx extension: the lesson structure of an episode, fed by its front matter
 (``lesson:`` with ``teaching``/``exercises`` minutes, ``questions``, ``objectives``,
-``keypoints``) so that times and key points are written once.
+``keypoints``, and ``gpu: true`` where a GPU helps) so that times and key points are written once.
 
 - ``{lesson-overview}``: questions, objectives and times at the top of an episode;
 - ``{lesson-keypoints}``: the key points that close it;
@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from docutils import nodes
@@ -23,6 +24,38 @@ from .pages import Page
 logger = logging.getLogger(__name__)
 
 LESSON_KEYS = ("teaching", "exercises", "questions", "objectives", "keypoints")
+# Said once on each page whose front matter sets ``lesson: gpu: true`` (its notebook then asks
+# Colab for a GPU runtime, see notebooks.py), with how long the page's code ran in this build.
+GPU_ADVICE = (
+    "**On Colab, a GPU helps.** {ran}Both notebooks of this page, the complete one and the "
+    "workshop one, open on a GPU runtime in Colab, where those cells finish sooner. If the "
+    "notebook's first cell reports a CPU, switch before you start typing: *Runtime → Change "
+    "runtime type*, pick a GPU, then run the notebook again from the top (the cells you typed "
+    "stay, their results do not). If Colab has no GPU for you, carry on without one: the page "
+    "runs on a CPU too. On your own computer a CPU is enough."
+)
+RAN = (
+    "When the book was built, this page's code ran for {minutes:.1f} minutes on a processor "
+    "with {cores} cores, most of it in the cells that train or run convolutional networks. "
+)
+
+
+def page_runtime(document: nodes.document) -> float | None:
+    """Seconds that the page's code ran when the book was built (myst-nb measured it, now or in
+    the run whose outputs the execution cache holds), or None when the page was not executed."""
+    renderer = document.attributes.get("nb_renderer")
+    try:
+        data = renderer.renderer.nb_client.exec_metadata
+    except (AttributeError, KeyError):
+        return None
+    return data.get("runtime") if data else None
+
+
+def gpu_advice(document: nodes.document) -> str:
+    seconds = page_runtime(document)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    ran = RAN.format(minutes=seconds / 60, cores=cores) if seconds else ""
+    return GPU_ADVICE.format(ran=ran)
 
 
 class _LessonDirective(SphinxDirective):
@@ -68,6 +101,8 @@ class LessonOverview(_LessonDirective):
             f"**Questions**\n\n{_bullets(lesson['questions'])}\n\n"
             f"**Objectives**\n\n{_bullets(lesson['objectives'])}"
         )
+        if lesson.get("gpu"):
+            body += "\n\n" + gpu_advice(self.state.document)
         return self.admonition("Overview", "lesson-overview", body)
 
 

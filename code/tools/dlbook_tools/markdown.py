@@ -38,6 +38,7 @@ EXERCISE_LEVEL = 4  # "#### Exercise 2.3: ..."
 OPTIONAL_CLASS = "optional"  # an exercise a workshop may skip (``:class: optional``)
 STANDIN_CLASS = "dlbook-standin"  # the notice dlbook.standins.announce displays
 HIDDEN_TAGS = {"hide-input", "remove-input"}
+WORKSHOP_KEY = "workshop"  # a code cell's option: the comment its workshop copy holds
 # Block-level admonition node types of docutils and their default titles.
 _ADMONITION_TITLES = {
     nodes.attention: "Attention",
@@ -346,6 +347,8 @@ class NotebookRenderer:
         cell = nbformat.v4.new_code_cell(source)
         if tags:
             cell.metadata["tags"] = tags
+        if metadata.get(WORKSHOP_KEY):  # what the workshop notebook's empty cell says to type
+            cell.metadata[WORKSHOP_KEY] = str(metadata[WORKSHOP_KEY])
         if hidden:
             cell = _collapse(cell, "Code hidden on the book's page (expand the cell to see it)")
         yield cell

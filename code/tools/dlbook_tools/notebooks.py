@@ -6,7 +6,7 @@ as a learner reads it on the web, as plain Jupyter Markdown and code cells witho
 what Colab lacks. Glued numbers are those of the same build, so the notebook and the page agree.
 
 The deploy workflow publishes ``_build/notebooks`` (with the learner environment for Binder,
-see :func:`branch_files`) on the ``notebooks`` branch; the pages' Colab and Binder buttons open
+see :mod:`dlbook_tools.branch`) on the ``notebooks`` branch; the pages' Colab and Binder buttons open
 the files there, and the theme's download button serves the same notebook.
 
 Configuration (``_config.yml``): ``html.baseurl`` is where the book is published (links in the
@@ -18,7 +18,6 @@ notebooks point there); ``repository.url`` names the GitHub repository; the Sphi
 
 from __future__ import annotations
 
-import argparse
 import functools
 import hashlib
 import json
@@ -26,15 +25,18 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urljoin
 
 import nbformat
+from docutils import nodes
+from docutils.statemachine import StringList
 from sphinx.application import Sphinx
 from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
 
-from .markdown import NotebookRenderer, PageContext
+from . import workshop
+from .markdown import WORKSHOP_KEY, NotebookRenderer, PageContext
 
 REPO = Path(__file__).resolve().parents[3]
 LEARNER_REQUIREMENTS = REPO / "code" / "learner" / "requirements.txt"
@@ -74,6 +76,15 @@ def github_slug(repo_url: str) -> str:
     return match.group(1)
 
 
+def book_url(config: Path | None = None) -> str:
+    """Where the book is published (``html.baseurl`` of ``_config.yml``), ending in a slash."""
+    import yaml
+
+    config = config or REPO / "_config.yml"
+    url = yaml.safe_load(config.read_text())["html"]["baseurl"]
+    return url if url.endswith("/") else url + "/"
+
+
 def revision(repo: Path = REPO) -> str:
     """The commit the notebooks are built from: ``DLBOOK_REVISION``, else git's HEAD, else main."""
     if os.environ.get("DLBOOK_REVISION"):
@@ -103,9 +114,12 @@ def helper_requirement(repo_url: str, rev: str) -> str:
     return f"dlbook @ git+https://github.com/{github_slug(repo_url)}@{rev}#subdirectory=code/learner"
 
 
-def setup_cell_source(repo_url: str, rev: str, extras: list[str] = (), uses: list[str] = ()) -> str:
+def setup_cell_source(
+    repo_url: str, rev: str, extras: list[str] = (), uses: list[str] = (), gpu: bool = False
+) -> str:
     """The first cell of every notebook: on Colab, install what Colab lacks; everywhere, report
-    how the installed versions of the packages the page ``uses`` compare with the book's."""
+    how the installed versions of the packages the page ``uses`` compare with the book's (and,
+    on a page that trains long enough for a ``gpu`` to help, say so when there is none)."""
     packages = ", ".join(f'"{p}"' for p in extras)
     packages = f", {packages}" if packages else ""
     checked = ", ".join(f'"{p}"' for p in ["tensorflow", *uses])
@@ -127,7 +141,7 @@ def setup_cell_source(repo_url: str, rev: str, extras: list[str] = (), uses: lis
         "\n"
         "from dlbook.environment import check_environment\n"
         "\n"
-        f"check_environment([{checked}])"
+        f"check_environment([{checked}]{', expect_gpu=True' if gpu else ''})"
     )
 
 
@@ -147,9 +161,9 @@ def used_packages(cells: list[nbformat.NotebookNode]) -> list[str]:
     return [dist for module, dist in MODULE_DISTS.items() if _imports(cells, module)]
 
 
-def setup_cell_for(repo_url: str, rev: str, cells: list[nbformat.NotebookNode]) -> str:
+def setup_cell_for(repo_url: str, rev: str, cells: list[nbformat.NotebookNode], gpu: bool = False) -> str:
     """The first cell's source for a notebook of ``cells``."""
-    return setup_cell_source(repo_url, rev, colab_extras(cells), used_packages(cells))
+    return setup_cell_source(repo_url, rev, colab_extras(cells), used_packages(cells), gpu)
 
 
 ABOUT = """\
@@ -172,8 +186,10 @@ def _setup_index(cells: list[nbformat.NotebookNode]) -> int:
     return next(i for i, c in enumerate(cells) if SETUP_TAG in c.metadata.get("tags", []))
 
 
-def setup_cell(repo_url: str, rev: str, cells: list[nbformat.NotebookNode]) -> nbformat.NotebookNode:
-    cell = nbformat.v4.new_code_cell(setup_cell_for(repo_url, rev, cells))
+def setup_cell(
+    repo_url: str, rev: str, cells: list[nbformat.NotebookNode], gpu: bool = False
+) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(setup_cell_for(repo_url, rev, cells, gpu))
     cell.metadata["tags"] = [SETUP_TAG]
     return cell
 
@@ -207,6 +223,23 @@ def is_executable(app: Sphinx, docname: str) -> bool:
     return "kernelspec" in app.env.metadata.get(docname, {})
 
 
+def wants_gpu(app: Sphinx, docname: str) -> bool:
+    """The page trains for minutes (front matter ``lesson: gpu: true``): Colab should give it a GPU."""
+    lesson = app.env.metadata.get(docname, {}).get("lesson") or {}
+    if isinstance(lesson, str):  # Sphinx keeps a front matter's nested block as JSON text
+        lesson = json.loads(lesson)
+    return isinstance(lesson, dict) and bool(lesson.get("gpu"))
+
+
+def colab_metadata(gpu: bool) -> dict:
+    """The notebook metadata Colab reads: ``accelerator`` and ``gpuType`` open it on a GPU runtime."""
+    return (
+        {"accelerator": "GPU", "colab": {"provenance": [], "gpuType": "T4"}}
+        if gpu
+        else {"colab": {"provenance": []}}
+    )
+
+
 # -- the build ---------------------------------------------------------------------------------
 
 
@@ -236,14 +269,15 @@ def render(app: Sphinx, doctree, docname: str) -> nbformat.NotebookNode:
         )
     url = repository_url(Path(app.srcdir) / "_config.yml")
     has_exercises = any('<details class="solution">' in c.source for c in cells if c.cell_type == "markdown")
-    cells[:0] = [about_cell(page_url, has_exercises), setup_cell(url, app.config.dlbook_revision, cells)]
+    gpu = wants_gpu(app, docname)
+    cells[:0] = [about_cell(page_url, has_exercises), setup_cell(url, app.config.dlbook_revision, cells, gpu)]
     for i, cell in enumerate(cells):
         cell["id"] = f"cell-{i:03d}"  # stable ids: rebuilding an unchanged page changes nothing
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata = {
         "kernelspec": dict(app.env.metadata[docname]["kernelspec"]),
         "language_info": {"name": "python"},
-        "colab": {"provenance": []},
+        **colab_metadata(gpu),
         "dlbook": {
             "page": page_url,
             "revision": app.config.dlbook_revision,
@@ -259,7 +293,23 @@ def _write_notebook(app: Sphinx, doctree, docname: str) -> None:
         return
     path = notebook_path(app, docname)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = nbformat.writes(render(app, doctree, docname)) + "\n"
+    notebook = render(app, doctree, docname)
+    if workshop.is_episode(docname):
+        url = repository_url(Path(app.srcdir) / "_config.yml")
+        complete_url = launch_urls(url, app.config.dlbook_notebooks_branch, docname)["Colab"]
+        ours, problems = workshop.split(
+            notebook, SETUP_TAG, notebook.metadata["dlbook"]["page"], complete_url
+        )
+        for problem in problems:
+            logger.warning("%s: workshop notebook: %s", docname, problem, type="dlbook", subtype="workshop")
+        _write(ours, workshop.workshop_path(path))
+    _write(notebook, path)
+
+
+def _write(notebook: nbformat.NotebookNode, path: Path) -> None:
+    for cell in notebook.cells:
+        cell.metadata.pop(WORKSHOP_KEY, None)
+    text = nbformat.writes(notebook) + "\n"
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
@@ -270,7 +320,7 @@ def renderer_version() -> str:
     """A digest of the code that renders notebooks: a change to it renders every page again.
     (Computed once per process: the code does not change during a build.)"""
     digest = hashlib.sha256()
-    for module in ("markdown.py", "notebooks.py"):
+    for module in ("markdown.py", "notebooks.py", "workshop.py"):
         digest.update((Path(__file__).with_name(module)).read_bytes())
     return digest.hexdigest()[:16]
 
@@ -289,7 +339,9 @@ def _stale_notebooks(app: Sphinx, env, added, changed, removed) -> list[str]:
             meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get("dlbook", {})
         except (OSError, ValueError):
             meta = {}
-        if meta.get("renderer") != renderer_version():
+        if meta.get("renderer") != renderer_version() or (
+            workshop.is_episode(docname) and not workshop.workshop_path(path).is_file()
+        ):
             stale.append(docname)
     return stale
 
@@ -299,21 +351,32 @@ def _refresh_setup_cells(app: Sphinx, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
     url = repository_url(Path(app.srcdir) / "_config.yml")
+    rev = app.config.dlbook_revision
     for docname in sorted(app.env.found_docs):
         path = notebook_path(app, docname)
         if not is_executable(app, docname) or not path.is_file():
             continue
         notebook = nbformat.read(path, as_version=4)
-        rev = app.config.dlbook_revision
         first = _setup_index(notebook.cells)
-        fresh = setup_cell_for(url, rev, notebook.cells[first + 1 :])
-        if (
-            notebook.cells[first].source != fresh
-            or notebook.metadata.get("dlbook", {}).get("revision") != rev
+        fresh = setup_cell_for(url, rev, notebook.cells[first + 1 :], wants_gpu(app, docname))
+        twin = workshop.workshop_path(path)
+        for copy, nb in [(path, notebook)] + (
+            [(twin, nbformat.read(twin, as_version=4))] if twin.is_file() else []
         ):
-            notebook.cells[first].source = fresh
-            notebook.metadata.setdefault("dlbook", {})["revision"] = rev
-            nbformat.write(notebook, path)
+            if nb.cells[first].source != fresh or nb.metadata.get("dlbook", {}).get("revision") != rev:
+                nb.cells[first].source = fresh
+                nb.metadata.setdefault("dlbook", {})["revision"] = rev
+                nbformat.write(nb, copy)
+    _write_archive(app, url, rev)
+
+
+def _write_archive(app: Sphinx, repo_url: str, rev: str) -> None:
+    """The site's archive of every notebook (see :mod:`dlbook_tools.branch`)."""
+    from .branch import write_site_archive  # it imports this module
+
+    source = notebooks_dir(app)
+    if any(source.rglob("*.ipynb")):
+        write_site_archive(source, Path(app.outdir) / workshop.ARCHIVE, repo_url, rev)
 
 
 def _launch_buttons(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
@@ -342,64 +405,30 @@ def setup(app: Sphinx) -> dict:
     app.connect("doctree-resolved", _write_notebook)
     app.connect("html-page-context", _launch_buttons, priority=600)  # after the theme's (501)
     app.connect("build-finished", _refresh_setup_cells)
+    app.add_role("notebooks-archive", workshop.archive_role)
+    app.add_directive("workshop-notebooks", WorkshopNotebooks)
     return {"parallel_read_safe": True, "parallel_write_safe": False, "version": "2"}
 
 
-# -- the notebooks branch ----------------------------------------------------------------------
-
-BRANCH_README = """\
-# Notebooks of *Introduction to Deep Learning*
-
-Generated: do not edit. Each notebook is rendered from the published book at commit
-`{rev}` of {repo_url}; edit the book's pages on the `main` branch instead.
-
-Open a notebook on Colab or Binder from the rocket button of its page in the book, or run it
-locally in the learner environment of `requirements.txt`:
-
-    python3 -m venv .venv && .venv/bin/pip install -r requirements.txt
-    .venv/bin/jupyter lab
-"""
+# -- the setup page's list of workshop notebooks ------------------------------------------------
 
 
-def branch_files(built: Path, target: Path, repo_url: str, rev: str) -> list[Path]:
-    """Fill ``target`` with what the notebooks branch holds; return the notebooks copied.
+class WorkshopNotebooks(SphinxDirective):
+    """``{workshop-notebooks}``: each episode's workshop and complete notebooks, opened on Colab."""
 
-    The notebooks of ``built/_build/notebooks`` at their page paths, the learner environment
-    for Binder (``requirements.txt`` with the helper package pinned to ``rev``, ``apt.txt``,
-    ``runtime.txt``), and a README that says where they come from.
-    """
-    source = built / "_build" / "notebooks"
-    notebooks = sorted(source.rglob("*.ipynb"))
-    if not notebooks:
-        raise FileNotFoundError(f"no notebooks under {source}: build the book first (make book)")
-    target.mkdir(parents=True, exist_ok=True)
-    copied = []
-    for nb in notebooks:
-        dest = target / nb.relative_to(source)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(nb, dest)
-        copied.append(dest)
-    requirements = LEARNER_REQUIREMENTS.read_text() + f"\n{helper_requirement(repo_url, rev)}\n"
-    (target / "requirements.txt").write_text(requirements)
-    for name in ("apt.txt", "runtime.txt"):  # Graphviz for plot_model; the Python the book uses
-        shutil.copyfile(REPO / name, target / name)
-    (target / "README.md").write_text(BRANCH_README.format(rev=rev, repo_url=repo_url))
-    return copied
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Assemble the notebooks branch from a built book.")
-    parser.add_argument("target", type=Path, help="empty folder to fill")
-    parser.add_argument("--built", type=Path, default=REPO, help="folder that holds _build/ (default: repo)")
-    args = parser.parse_args(argv)
-    try:
-        copied = branch_files(args.built, args.target, repository_url(), revision())
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps([str(p.relative_to(args.target)) for p in copied], indent=1))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    def run(self) -> list[nodes.Node]:
+        url = repository_url(Path(self.env.srcdir) / "_config.yml")
+        branch = self.config.dlbook_notebooks_branch
+        lines = []
+        for docname in sorted(d for d in self.env.found_docs if workshop.is_episode(d)):
+            ours = launch_urls(url, branch, f"{docname}{workshop.SUFFIX}")["Colab"]
+            complete = launch_urls(url, branch, docname)["Colab"]
+            lines.append(
+                f"- {{doc}}`/{docname}`: [workshop notebook on Colab]({ours})"
+                f" · [complete notebook on Colab]({complete})"
+            )
+        container = nodes.container(classes=["workshop-notebooks"])
+        self.state.nested_parse(
+            StringList(lines, source="workshop-notebooks"), self.content_offset, container
+        )
+        return [container]
