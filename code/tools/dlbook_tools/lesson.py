@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from docutils import nodes
@@ -35,8 +34,8 @@ GPU_ADVICE = (
     "runs on a CPU too. On your own computer a CPU is enough."
 )
 RAN = (
-    "When the book was built, this page's code ran for {minutes:.1f} minutes on a processor "
-    "with {cores} cores, most of it in the cells that train or run convolutional networks. "
+    "When the book was built, on a CPU, this page's code ran for {minutes:.1f} minutes, most of "
+    "it in the cells that train or run convolutional networks. "
 )
 
 
@@ -53,8 +52,7 @@ def page_runtime(document: nodes.document) -> float | None:
 
 def gpu_advice(document: nodes.document) -> str:
     seconds = page_runtime(document)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    ran = RAN.format(minutes=seconds / 60, cores=cores) if seconds else ""
+    ran = RAN.format(minutes=seconds / 60) if seconds else ""
     return GPU_ADVICE.format(ran=ran)
 
 

@@ -367,16 +367,18 @@ def _refresh_setup_cells(app: Sphinx, exception) -> None:
                 nb.cells[first].source = fresh
                 nb.metadata.setdefault("dlbook", {})["revision"] = rev
                 nbformat.write(nb, copy)
-    _write_archive(app, url, rev)
 
 
-def _write_archive(app: Sphinx, repo_url: str, rev: str) -> None:
-    """The site's archive of every notebook (see :mod:`dlbook_tools.branch`)."""
+def _write_archive(app: Sphinx, exception) -> None:
+    """The site's archive of every notebook (see :mod:`dlbook_tools.branch`), after the first
+    cells name this revision."""
     from .branch import write_site_archive  # it imports this module
 
     source = notebooks_dir(app)
-    if any(source.rglob("*.ipynb")):
-        write_site_archive(source, Path(app.outdir) / workshop.ARCHIVE, repo_url, rev)
+    if exception is not None or app.builder.format != "html" or not any(source.rglob("*.ipynb")):
+        return
+    url = repository_url(Path(app.srcdir) / "_config.yml")
+    write_site_archive(source, Path(app.outdir) / workshop.ARCHIVE, url, app.config.dlbook_revision)
 
 
 def _launch_buttons(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
@@ -405,6 +407,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("doctree-resolved", _write_notebook)
     app.connect("html-page-context", _launch_buttons, priority=600)  # after the theme's (501)
     app.connect("build-finished", _refresh_setup_cells)
+    app.connect("build-finished", _write_archive, priority=600)  # after the refresh (500)
     app.add_role("notebooks-archive", workshop.archive_role)
     app.add_directive("workshop-notebooks", WorkshopNotebooks)
     return {"parallel_read_safe": True, "parallel_write_safe": False, "version": "2"}
