@@ -215,8 +215,8 @@ def visit_page(browser, base: str, docname: str) -> Visit:
         " visible: !!(e.offsetWidth || e.offsetHeight)}))",
     )
     for service, host in (("colab", "colab.research.google.com"), ("binder", "mybinder.org")):
-        visit.launch[service] = page.eval_on_selector_all(
-            f'a[href*="{host}"]', "links => links.map(a => a.href)"
+        visit.launch[service] = page.eval_on_selector_all(  # not the setup page's list of notebooks
+            f'a[href*="{host}"]:not(.workshop-notebooks *)', "links => links.map(a => a.href)"
         )
     menu = page.locator(".dropdown-launch-buttons > button")
     if menu.count():

@@ -34,6 +34,7 @@ from helpers import code_cells_with_roles
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = sorted(executable_pages(REPO))
+EPISODES = [d for d in PAGES if d.startswith("book/episodes/")]
 MIRROR = REPO.parent / "shared" / "data"
 BASE_URL = yaml.safe_load((REPO / "_config.yml").read_text())["html"]["baseurl"]
 RESIDUE = ["{glue", "{ref}", "{term}", "{cite", "{numref}", "```{", ":class:", "{exercise", "{solution"]
@@ -339,8 +340,8 @@ def as_markdown(notebook: nbformat.NotebookNode) -> str:
 def test_one_valid_notebook_without_outputs_per_executable_page(built_book):
     folder = built_book.root / "_build" / "notebooks"
     found = sorted(str(p.relative_to(folder).with_suffix("")) for p in folder.rglob("*.ipynb"))
-    assert found == PAGES
-    for docname in PAGES:
+    assert found == sorted(PAGES + [f"{d}-workshop" for d in EPISODES])  # and one to type into
+    for docname in found:
         notebook = built_notebook(built_book, docname)
         nbformat.validate(notebook)
         assert notebook.metadata["kernelspec"]["name"] == "python3"
@@ -843,9 +844,6 @@ def test_published_notebooks_ask_colab_for_a_gpu_exactly_on_the_pages_that_train
             ran = re.search(r"on a CPU, this page.s code ran for (\d+\.\d) minutes", html)
             assert ran and float(ran.group(1)) > 0, docname
     assert any(_front_matter_gpu(d) for d in PAGES)
-
-
-EPISODES = [d for d in PAGES if d.startswith("book/episodes/")]
 
 
 @pytest.mark.slow
