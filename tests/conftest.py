@@ -11,8 +11,8 @@ import ast
 import json
 import os
 import re
-import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +34,8 @@ class BuiltBook:
     seconds: float = 0.0
     warm_log: str | None = None  # log of a rebuild with nothing changed, when this session made one
     warm_seconds: float = 0.0
+    learner_runs: object = None  # learner_runs.LearnerRuns, when this session's tests use them
+    temp_left: list[str] = field(default_factory=list)  # what the builds left in the temporary folder
     _glue_cache: dict = field(default_factory=dict)
 
     @property
@@ -45,14 +47,21 @@ class BuiltBook:
 
     @property
     def executed_dir(self) -> Path:
-        # myst-nb writes notebooks without outputs to jupyter_execute/ when a page comes from
-        # the cache, so the fixture keeps a copy taken right after the cold build.
-        snapshot = self.root / "executed"
-        return snapshot if snapshot.is_dir() else self.root / "_build" / "jupyter_execute"
+        return self.root / "_build" / "jupyter_execute"
 
     def notebook(self, docname: str) -> nbformat.NotebookNode:
-        """The executed notebook of a page, outputs included."""
-        return nbformat.read(self.executed_dir / f"{docname}.ipynb", as_version=4)
+        """The executed notebook of a page, outputs included, from the execution cache (the
+        newest record of the page). Pages come from the cache even in a cold build (they run
+        side by side first, dlbook_tools.execution), and myst-nb then writes their notebook under
+        jupyter_execute/ without outputs."""
+        from jupyter_cache import get_cache
+
+        cache = get_cache(self.root / "_build" / ".jupyter_cache")
+        page = (REPO / f"{docname}.md").resolve()
+        records = [r for r in cache.list_cache_records() if Path(r.uri).resolve() == page]
+        if not records:
+            raise LookupError(f"the execution cache of {self.root} holds no run of {docname}")
+        return cache.get_cache_bundle(max(records, key=lambda r: r.created).pk).nb
 
     def glued(self, docname: str) -> dict[str, str]:
         """Every value the page glued, as its text representation."""
@@ -93,20 +102,43 @@ def build_book(out: Path, flags=("-W", "-n", "--keep-going")) -> tuple[int, str,
 
 
 @pytest.fixture(scope="session")
-def built_book(tmp_path_factory) -> BuiltBook:
+def built_book(request, tmp_path_factory) -> BuiltBook:
     reuse = os.environ.get("DLBOOK_TEST_BUILD")
-    if reuse:
-        return BuiltBook(Path(reuse).resolve(), log="(reused build)")
+    book = BuiltBook(Path(reuse).resolve(), log="(reused build)") if reuse else _build(tmp_path_factory)
+    if any("learner_runs" in item.fixturenames for item in request.session.items):
+        # the learner-notebook runs need this build and take minutes: start them now, in the
+        # background, so that they run while the other tests do
+        from learner_runs import LearnerRuns
+
+        from dlbook_tools.pages import executable_pages
+
+        pages = sorted(executable_pages(REPO))
+        episodes = [d for d in pages if d.startswith("book/episodes/")]
+        book.learner_runs = LearnerRuns(book.root, tmp_path_factory.mktemp("learner-runs"), pages, episodes)
+        request.addfinalizer(book.learner_runs.close)
+    return book
+
+
+@pytest.fixture(scope="session")
+def learner_runs(built_book):
+    """The session's runs of the learner notebooks (``tests/learner_runs.py``), started when the
+    book was built."""
+    return built_book.learner_runs
+
+
+def _build(tmp_path_factory) -> BuiltBook:
     out = tmp_path_factory.mktemp("book")
+    temp = Path(tempfile.gettempdir())
+    before = set(temp.iterdir())
     status, log, seconds = build_book(out)
     (out / "build.log").write_text(log)
     if status != 0:
         pytest.fail(f"the book build failed (exit {status}); log tail:\n{log[-6000:]}")
-    shutil.copytree(out / "_build" / "jupyter_execute", out / "executed")
     # Rebuild at once with nothing changed: the tests read whether anything re-executed.
     warm_status, warm_log, warm_seconds = build_book(out)
     (out / "warm-build.log").write_text(warm_log)
     book = BuiltBook(out, log=log, seconds=seconds, warm_log=warm_log, warm_seconds=warm_seconds)
+    book.temp_left = sorted(p.name for p in set(temp.iterdir()) - before)
     if warm_status != 0:
         pytest.fail(f"the warm rebuild failed (exit {warm_status}); log tail:\n{warm_log[-6000:]}")
     return book

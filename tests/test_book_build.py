@@ -130,9 +130,38 @@ def test_standin_note_is_visible_where_standin_data_is_used(built_book):
 def test_warm_rebuild_executes_nothing(built_book):
     if built_book.warm_log is None:
         pytest.skip("needs the session's own cold build")
-    assert "Executing notebook" in built_book.log, "the cold build executed nothing"
-    assert "Executing notebook" not in built_book.warm_log, "a page was re-executed although nothing changed"
+    assert re.search(r"executing \d+ pages", built_book.log), "the cold build executed nothing"
+    for executed in ("executing ", "Executing notebook"):
+        assert executed not in built_book.warm_log, "a page was re-executed although nothing changed"
     print(f"cold build {built_book.seconds:.1f} s, warm rebuild {built_book.warm_seconds:.1f} s")
+
+
+@pytest.mark.slow
+def test_every_executed_page_keeps_its_seconds_and_each_cells_in_the_cache(built_book):
+    """What ``make bench`` prints: the page's seconds and each code cell's, kept in the record of
+    the execution cache, not in the notebook (whose cells must stay as the page has them)."""
+    from jupyter_cache import get_cache
+
+    if built_book.warm_log is None:
+        pytest.skip("needs the session's own cold build")
+    cache = get_cache(built_book.root / "_build" / ".jupyter_cache")
+    records = cache.list_cache_records()
+    pages = {Path(r.uri).resolve().relative_to(REPO).with_suffix("").as_posix() for r in records}
+    assert pages == set(executable_docnames())
+    for record in records:
+        code = [c for c in cache.get_cache_bundle(record.pk).nb.cells if c.cell_type == "code"]
+        seconds = record.data["cell_seconds"]
+        assert len(seconds) == len(code) and all(isinstance(s, float) and s >= 0 for s in seconds)
+        assert sum(seconds) <= record.data["execution_seconds"]
+        assert record.data["jobs"] == min(2, os.cpu_count() or 1)
+        assert not any("execution" in c.metadata for c in code)
+
+
+@pytest.mark.slow
+def test_the_build_leaves_nothing_in_the_temporary_folder(built_book):
+    if built_book.warm_log is None:
+        pytest.skip("needs the session's own cold build")
+    assert built_book.temp_left == [], "the build left these in the system's temporary folder"
 
 
 # --- mini books: the project's configuration on two tiny pages ---------------------------
@@ -160,6 +189,7 @@ def make_mini_book(root: Path, pages: dict[str, str]) -> None:
     config = yaml.safe_load((REPO / "_config.yml").read_text())
     config["sphinx"]["extra_extensions"] = [
         "dlbook_tools.kernels",
+        "dlbook_tools.execution",
         "dlbook_tools.notebooks",
         "dlbook_tools.lesson",
     ]
@@ -203,8 +233,44 @@ def test_cache_reexecutes_only_the_changed_page(tmp_path):
     result = jb_build(tmp_path)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-3000:]
-    executed = re.findall(r"book/(\w+)\.md: Executing notebook", log)
+    executed = re.findall(r"^book/(\w+): executed in", log, re.M)
     assert executed == ["second"], f"re-executed {executed}"
+    assert "Executing notebook" not in log, "myst-nb executed a page itself"
+
+
+def test_pages_run_side_by_side_in_kernels_that_use_no_network_sockets(tmp_path):
+    """Two pages that each take two seconds: their kernels run at the same time, and neither
+    kernel warns that it talks over TCP (they use local sockets)."""
+    code = "import time\nstart = time.time()\ntime.sleep(2)\nprint(start, time.time())"
+    make_mini_book(
+        tmp_path, {"first": f"# first\n{code}", "second": f"# second\n{code}"}
+    )  # two cache entries
+    result = jb_build(tmp_path)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-3000:]
+    assert "executing 2 pages, 2 at a time" in log
+    from jupyter_cache import get_cache
+
+    cache = get_cache(tmp_path / "_build" / ".jupyter_cache")
+    spans = []
+    for record in cache.list_cache_records():  # the executed notebooks, with their outputs
+        cells = cache.get_cache_bundle(record.pk).nb.cells
+        text = "".join(o.get("text", "") for c in cells for o in c.get("outputs", []))
+        spans.append([float(x) for x in text.split()])
+    (a_start, a_end), (b_start, b_end) = spans
+    assert a_start < b_end and b_start < a_end, f"the pages ran one after the other: {spans}"
+    if sys.platform != "win32":
+        assert "Kernel is running over TCP" not in log
+
+
+def test_build_jobs_come_from_the_environment_and_a_bad_value_says_what_is_wanted():
+    from dlbook_tools.execution import jobs
+
+    assert jobs({"DLBOOK_BUILD_JOBS": "3"}) == 3
+    assert jobs({}) == min(2, os.cpu_count() or 1)
+    for bad in ("0", "two", "-1"):
+        with pytest.raises(ValueError, match="DLBOOK_BUILD_JOBS must be a whole number of pages"):
+            jobs({"DLBOOK_BUILD_JOBS": bad})
 
 
 def test_build_writes_each_pages_learner_notebook_and_restores_a_deleted_one(tmp_path):

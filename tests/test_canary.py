@@ -25,8 +25,8 @@ from pathlib import Path
 import nbformat
 import pytest
 from colab import COLAB_SHIPS, installed, make_colab_like, normalise
+from learner_runs import learner_env, learner_package, make_venv, run_notebook
 from packaging.version import InvalidVersion, Version
-from test_learner_notebooks import learner_env, learner_package, make_venv, run_notebook
 
 from dlbook.environment import TWINS, pins
 

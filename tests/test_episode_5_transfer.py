@@ -113,7 +113,7 @@ def test_the_baseline_is_trained_exactly_as_episode_4_trains_it():
     seed = re.search(r"keras\.utils\.set_random_seed\((\d+)\)\nmodel_dropout = build_cnn", ep4).group(1)
     assert f"keras.utils.set_random_seed({seed})" in cell.split("build_cnn(")[0]
     assert 'astype("float32") / 255' in cell and 'train_x = train_images.astype("float32") / 255' in ep4
-    assert "epochs=12, batch_size=16" in cell
+    assert "epochs=12, batch_size=32" in cell and re.search(r"^batch_size = 32$", ep4, re.M)
 
 
 def test_both_models_are_scored_at_their_best_epoch_and_the_text_dates_its_run():
@@ -319,7 +319,7 @@ def test_baseline_is_episode_4s_final_network(built_book):
     episode_4 = "book/episodes/4-advanced-layer-types"
     assert built_book.glued_value(episode_4, "final_params") == expected
     assert built_book.glued_value(episode_4, "final_epochs") == 12
-    assert "12 epochs, batch size 16" in built_book.html(DOC)
+    assert "12 epochs, batch size 32" in built_book.html(DOC)
     # trained exactly as in episode 4, the network reproduces episode 4's final accuracy
     scratch_last = 100 * built_book.glued_value(DOC, "scratch_last_accuracy")
     assert scratch_last == pytest.approx(built_book.glued_value(episode_4, "final_val_acc"), abs=1e-4)

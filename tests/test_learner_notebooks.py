@@ -8,13 +8,10 @@ only the learner environment, and episode 2 in one that holds only what Colab sh
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import time
 import types
 from pathlib import Path
 
@@ -22,7 +19,6 @@ import jupytext
 import nbformat
 import pytest
 import yaml
-from colab import COLAB_SHIPS, make_colab_like
 from docutils import nodes
 from docutils.frontend import get_default_settings
 from docutils.utils import new_document
@@ -35,7 +31,6 @@ from helpers import code_cells_with_roles
 REPO = Path(__file__).resolve().parents[1]
 PAGES = sorted(executable_pages(REPO))
 EPISODES = [d for d in PAGES if d.startswith("book/episodes/")]
-MIRROR = REPO.parent / "shared" / "data"
 BASE_URL = yaml.safe_load((REPO / "_config.yml").read_text())["html"]["baseurl"]
 RESIDUE = ["{glue", "{ref}", "{term}", "{cite", "{numref}", "```{", ":class:", "{exercise", "{solution"]
 LABEL_LINE = re.compile(r"^\([\w-]+\)=\s*$", re.MULTILINE)
@@ -463,125 +458,6 @@ def test_download_button_serves_the_learner_notebook(built_book, docname):
 
 # -- running them ------------------------------------------------------------------------------
 
-RUNNER = """
-import json, sys, time
-import nbformat
-from nbclient import NotebookClient
-notebook = nbformat.read(sys.argv[1], as_version=4)
-start = time.perf_counter()
-error = None
-try:
-    NotebookClient(notebook, timeout=900, kernel_name="python3",
-                   resources={"metadata": {"path": sys.argv[2]}}).execute()
-except Exception as exc:
-    error = f"{type(exc).__name__}: {exc}"[-3000:]
-nbformat.write(notebook, sys.argv[1])  # with its outputs, for the caller to read
-print(json.dumps({"seconds": time.perf_counter() - start, "error": error}))
-"""
-
-# In the learner environment there is no myst-nb: this stand-in records what the page's hidden
-# cells glue, as myst-nb would show it (IPython's plain-text form), into DLBOOK_GLUE_RECORD.
-GLUE_STUB = '''"""Records glued values (tests only; the real myst_nb is not installed here)."""
-import json
-import os
-
-from IPython.core.formatters import PlainTextFormatter
-
-
-def glue(name, variable, display=True):
-    path = os.environ["DLBOOK_GLUE_RECORD"]
-    records = json.load(open(path)) if os.path.exists(path) else {}
-    records[name] = PlainTextFormatter()(variable)
-    with open(path, "w") as file:
-        json.dump(records, file)
-'''
-
-
-def with_hidden_cells(notebook: nbformat.NotebookNode, page: Path) -> nbformat.NotebookNode:
-    """The learner notebook with the page's hidden cells put back where they stand on the page.
-
-    The learner notebook's code cells must be exactly the page's visible code cells outside
-    solutions, in order (after the first cell); running this copy is running what a learner runs
-    when they skip every exercise, plus the cells that glue the numbers the text quotes.
-    """
-    code = [c for c in notebook.cells if c.cell_type == "code"]
-    visible = iter(code[1:])
-    cells = [code[0]]
-    for role, source in code_cells_with_roles(page):
-        if role == "solution":
-            continue
-        if role == "hidden":
-            cells.append(nbformat.v4.new_code_cell(source))
-            continue
-        cell = next(visible, None)
-        assert cell is not None and cell.source.endswith(source.strip()), f"out of step at:\n{source}"
-        cells.append(cell)
-    assert next(visible, None) is None, "the notebook has code cells the page does not"
-    combined = nbformat.v4.new_notebook(cells=cells, metadata=notebook.metadata)
-    for i, cell in enumerate(combined.cells):
-        cell["id"] = f"run-{i:03d}"
-    return combined
-
-
-def make_venv(path: Path, *requirements: str) -> Path:
-    """A fresh virtual environment with only ``requirements`` (pip's cache makes it quick)."""
-    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
-    python = path / "bin" / "python"
-    proc = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--no-compile", *requirements],
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        pytest.fail(f"could not create the environment {path.name}:\n{proc.stderr[-3000:]}")
-    return python
-
-
-def run_notebook(python: Path, notebook: Path, workdir: Path, env: dict[str, str]) -> dict:
-    workdir.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        [str(python), "-c", RUNNER, str(notebook), str(workdir)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=1800,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def learner_env(tmp: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DLBOOK_", "PYTHON", "VIRTUAL_ENV"))}
-    env.update(
-        DLBOOK_DATA_DIR=str(tmp / "data"),
-        KERAS_HOME=str(tmp / "keras"),
-        MPLBACKEND="Agg",
-        HOME=str(tmp / "home"),
-        MPLCONFIGDIR=str(tmp / "matplotlib"),  # never the real home's font cache
-    )
-    (tmp / "home").mkdir(exist_ok=True)
-    if MIRROR.is_dir():
-        env["DLBOOK_DATA_MIRROR"] = str(MIRROR)
-    # No network here and no Dollar Street or DenseNet files in the mirror: episodes 4 and 5 can
-    # run only on stand-ins, which a learner must ask for (a learner online needs no such thing).
-    env["DLBOOK_ALLOW_STANDINS"] = "1"
-    return env
-
-
-def learner_package(folder: Path) -> Path:
-    """A copy of code/learner: pip builds a package folder in place, and the tree stays clean."""
-    copy = folder / "learner"
-    shutil.copytree(REPO / "code" / "learner", copy, ignore=shutil.ignore_patterns("build", "*.egg-info"))
-    return copy
-
-
-@pytest.fixture(scope="session")
-def learner_python(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("learner-env")
-    requirements = str(REPO / "code" / "learner" / "requirements.txt")
-    return make_venv(root / "venv", "-r", requirements, str(learner_package(root)))
-
-
 # Glued values that measure time: they differ from run to run by nature.
 TIMINGS = re.compile(r"seconds|minutes|speed|_time|time_|ms_per|per_image")
 
@@ -628,24 +504,16 @@ def _same_glue(ours: str, theirs: str, rel: float = 1e-6) -> bool:
 @pytest.mark.slow
 @pytest.mark.parametrize("docname", PAGES)
 def test_notebook_runs_top_to_bottom_with_every_exercise_skipped_and_reproduces_the_texts_numbers(
-    built_book, learner_python, tmp_path, docname
+    built_book, learner_runs, docname
 ):
     """One run per page, in the learner environment: the learner notebook (which holds no
     solution code cells), with the page's hidden glue cells put back. It must run without error
     and without TensorFlow's start-up noise, and give the numbers that the text quotes."""
-    notebook = nbformat.read(built_book.root / "_build" / "notebooks" / f"{docname}.ipynb", as_version=4)
-    runnable = tmp_path / "run.ipynb"
-    nbformat.write(with_hidden_cells(notebook, REPO / f"{docname}.md"), runnable)
-    stub = tmp_path / "stub" / "myst_nb"
-    stub.mkdir(parents=True)
-    (stub / "__init__.py").write_text(GLUE_STUB)
-    env = learner_env(tmp_path)
-    env.update(PYTHONPATH=str(stub.parent), DLBOOK_GLUE_RECORD=str(tmp_path / "glue.json"))
-    result = run_notebook(learner_python, runnable, tmp_path / "work", env)
+    result = learner_runs.result("complete", docname)
     print(f"{docname}: {result['seconds']:.1f} s in the learner environment")
     assert result["error"] is None, result["error"]
 
-    executed = nbformat.read(runnable, as_version=4)
+    executed = nbformat.read(result["executed"], as_version=4)
     printed = "\n".join(
         o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
     )
@@ -658,8 +526,7 @@ def test_notebook_runs_top_to_bottom_with_every_exercise_skipped_and_reproduces_
         assert noise not in printed, f"TensorFlow start-up noise reaches the learner: {noise}"
 
     built = built_book.glued(docname)
-    record = tmp_path / "glue.json"
-    ours = json.loads(record.read_text()) if record.is_file() else {}
+    ours = result["glued"]
     assert set(ours) <= set(built), "the run glued names that the build did not"
     # what a solution's own cells glue (its answer) is not there when the exercises are skipped
     answer = solution_glue(REPO / f"{docname}.md")
@@ -678,27 +545,14 @@ def test_notebook_runs_top_to_bottom_with_every_exercise_skipped_and_reproduces_
 
 
 @pytest.mark.slow
-def test_colab_cell_then_episode_2_run_where_only_colabs_packages_are(built_book, tmp_path):
-    pins = {}
-    for line in (REPO / "code" / "learner" / "requirements.txt").read_text().splitlines():
-        match = re.match(r"([\w-]+)==([^;\s]+)", line)
-        if match:
-            pins.setdefault(match.group(1), line.split(";")[0].strip())
-    python = make_venv(tmp_path / "colab", *(pins[p] for p in COLAB_SHIPS), pins["ipykernel"], "nbclient")
-    make_colab_like(python)  # google.colab is imported at start-up: the first cell takes it for Colab
-    env = learner_env(tmp_path)
-    check = subprocess.run([str(python), "-c", "import dlbook"], capture_output=True, env=env)
-    assert check.returncode != 0, "the Colab environment must not hold the book's helpers yet"
-
-    env["DLBOOK_PACKAGE"] = str(learner_package(tmp_path))  # the documented override: a checkout
-    start = time.perf_counter()
-    built = built_book.root / "_build" / "notebooks" / "book" / "episodes" / "2-keras.ipynb"
-    notebook = Path(shutil.copy(built, tmp_path))  # the runner writes the outputs into it, not the build
-    result = run_notebook(python, notebook, tmp_path / "work", env)
-    print(f"episode 2 on the Colab stand-in: {time.perf_counter() - start:.1f} s, install included")
+def test_colab_cell_then_episode_2_run_where_only_colabs_packages_are(learner_runs):
+    """Episode 2 where only what Colab ships is installed: its first cell installs the helpers
+    (from a checkout, the documented override) and what else the page needs, and it runs."""
+    result = learner_runs.result("colab", "book/episodes/2-keras")
+    assert not result["importable_before"], "the Colab environment must not hold the book's helpers yet"
+    print(f"episode 2 on the Colab stand-in: {result['seconds_with_install']:.1f} s, install included")
     assert result["error"] is None, result["error"]
-    installed = subprocess.run([str(python), "-c", "import dlbook"], capture_output=True, env=env)
-    assert installed.returncode == 0
+    assert result["importable_after"]
 
 
 # -- Colab's GPU runtime, the first cell's report ---------------------------------------------
@@ -879,21 +733,11 @@ def test_workshop_notebook_is_the_complete_one_with_the_live_coded_cells_empty(b
 
 @pytest.mark.slow
 @pytest.mark.parametrize("docname", EPISODES)
-def test_workshop_notebook_runs_as_handed_out_in_the_learner_environment(
-    built_book, learner_python, tmp_path, docname
-):
+def test_workshop_notebook_runs_as_handed_out_in_the_learner_environment(learner_runs, docname):
     """What a learner gets before typing anything: the first cell, the kept cells (imports, data,
     helper figures) and the empty ones; every ``workshop-keep`` cell must run without the typed
     ones (the ``workshop-given`` cells need them: the complete notebook's run executes those)."""
-    notebook = nbformat.read(
-        built_book.root / "_build" / "notebooks" / f"{docname}-workshop.ipynb", as_version=4
-    )
-    for cell in notebook.cells:  # these use what the typed cells make: the complete run covers them
-        if workshop.GIVEN_TAG in cell.metadata.get("tags", []):
-            cell.source = "# given: runs once the cells above are typed"
-    runnable = tmp_path / "workshop.ipynb"
-    nbformat.write(notebook, runnable)
-    result = run_notebook(learner_python, runnable, tmp_path / "work", learner_env(tmp_path))
+    result = learner_runs.result("workshop", docname)
     print(f"{docname} workshop notebook: {result['seconds']:.1f} s in the learner environment")
     assert result["error"] is None, result["error"]
 

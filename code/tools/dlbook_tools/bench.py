@@ -1,8 +1,10 @@
-"""Benchmark the build (``make bench``): cold build, warm rebuild, per-page execution time.
+"""Benchmark the build (``make bench``): cold build, warm rebuild, seconds per page and per cell.
 
 The cold build runs in a fresh temporary folder (empty execution cache), the warm rebuild
-repeats it with nothing changed; per-page seconds come from the execution cache's records.
-Prints a Markdown table; it measures, it does not assert.
+repeats it with nothing changed; the seconds of each page and of each code cell come from the
+execution cache's records (``dlbook_tools.execution`` keeps nbclient's cell timings there).
+Prints Markdown tables and marks what is over the budget (a cell a reader runs: 30 s; a page:
+90 s); it measures, it does not assert. ``DLBOOK_BUILD_JOBS`` sets how many pages run at a time.
 """
 
 from __future__ import annotations
@@ -18,18 +20,44 @@ from pathlib import Path
 from .build import REPO
 
 FLAGS = ["-W", "-n", "--keep-going"]
+CELL_BUDGET = 30  # seconds, for a cell a reader runs (visible or in a solution)
+PAGE_BUDGET = 90  # seconds, for a whole page
 
 
-def page_seconds(out: Path) -> dict[str, float]:
-    """Execution seconds per page, from the jupyter-cache records of a build in ``out``."""
+def records(out: Path):
+    """(page, cache record, executed notebook) of every page in the execution cache of ``out``."""
     from jupyter_cache import get_cache
 
     cache = get_cache(out / "_build" / ".jupyter_cache")
-    seconds = {}
     for record in cache.list_cache_records():
         page = Path(record.uri).resolve().relative_to(REPO).as_posix()
-        seconds[page] = float(record.data.get("execution_seconds", float("nan")))
-    return seconds
+        yield page, record, cache.get_cache_bundle(record.pk).nb
+
+
+def over_cell(role: str, seconds: float) -> str:
+    return " **over 30 s**" if role != "hidden" and seconds > CELL_BUDGET else ""
+
+
+def cell_table(out: Path, slowest: int = 3) -> list[str]:
+    """Markdown rows: each page's seconds and its slowest cells, budgets marked."""
+    from .execution import timed_cells
+
+    rows = ["| page | seconds | slowest cells: seconds, cell, role, first line |", "| --- | --- | --- |"]
+    total = 0.0
+    for page, record, notebook in sorted(records(out), key=lambda r: r[0]):
+        seconds = float(record.data.get("execution_seconds", float("nan")))
+        total += seconds
+        cells = timed_cells(record, notebook)
+        shown = [c for c in cells if c[2] != "hidden" and c[0] > CELL_BUDGET] or []
+        shown += [c for c in cells[:slowest] if c not in shown]
+        text = "<br>".join(
+            f"{s:.1f} s, #{n}, {role}{over_cell(role, s)}: `{line}`" for s, n, role, line in shown
+        )
+        over = " **over 90 s**" if seconds > PAGE_BUDGET else ""
+        jobs = record.data.get("jobs", "?")
+        rows.append(f"| {page} | {seconds:.1f}{over} ({jobs} at a time) | {text or 'no cell timings'} |")
+    rows.append(f"| total | {total:.1f} | |")
+    return rows
 
 
 def timed_build(out: Path, log: Path) -> tuple[int, float, int]:
@@ -43,7 +71,8 @@ def timed_build(out: Path, log: Path) -> tuple[int, float, int]:
             stderr=subprocess.STDOUT,
         )
     seconds = time.perf_counter() - start
-    executed = len(re.findall(r"Executing notebook", log.read_text()))
+    # pages run side by side (dlbook_tools.execution), or by myst-nb itself
+    executed = len(re.findall(r"^\S+: executed in |Executing notebook", log.read_text(), re.M))
     return status, seconds, executed
 
 
@@ -62,11 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| build | exit | seconds | pages executed |\n| --- | --- | --- | --- |")
     for kind, status, seconds, executed in rows:
         print(f"| {kind} | {status} | {seconds:.1f} | {executed} |")
-    print("\n| page | execution seconds (cold) |\n| --- | --- |")
-    per_page = page_seconds(out)
-    for page, seconds in sorted(per_page.items()):
-        print(f"| {page} | {seconds:.1f} |")
-    print(f"| total | {sum(per_page.values()):.1f} |")
+    print("\nExecution in the cold build:\n")
+    print(*cell_table(out), sep="\n")
     print(f"\nBuild folder and logs: {out}")
     return 0 if all(r[1] == 0 for r in rows) else 1
 
