@@ -143,3 +143,13 @@ def test_pull_request_workflow_runs_ruff_and_the_fast_tests():
     assert any("ruff check" in r for r in runs)
     assert any("ruff format --check" in r for r in runs)
     assert any(re.search(r"pytest -m [\"']not slow[\"']", r) for r in runs)
+
+
+def test_pull_request_workflow_builds_the_book_from_the_cache_and_uploads_the_site():
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "pull-request.yml").read_text())
+    book = workflow["jobs"]["book"]["steps"]
+    restored = [s["with"]["path"] for s in book if "actions/cache/restore@" in s.get("uses", "")]
+    assert "_build/.jupyter_cache" in restored, "only the pages whose code changed should execute"
+    assert any(s.get("run") == "make book" for s in book)
+    upload = next(s for s in book if "actions/upload-artifact@" in s.get("uses", ""))
+    assert upload["with"]["path"] == "_build/html" and upload["with"]["name"] == "site"
