@@ -145,6 +145,13 @@ def learner_package(folder: Path) -> Path:
     return copy
 
 
+def has_solution_code(page: Path) -> bool:
+    """Whether an exercise's solution on the page holds code cells. Only then does the learner
+    notebook, run with every exercise skipped, run other code than the build ran: a page without
+    one runs once, in the build (its learner notebook holds the same code cells, the test checks)."""
+    return any(role == "solution" for role, _ in code_cells_with_roles(page))
+
+
 def learner_python(folder: Path) -> Path:
     """A virtual environment with the learner environment and the book's helpers, nothing else."""
     requirements = str(REPO / "code" / "learner" / "requirements.txt")
@@ -227,7 +234,8 @@ class LearnerRuns:
             run_colab_episode_2, built, self._folder(folder, "colab")
         )
         cost = build_seconds(built)
-        for docname in sorted(pages, key=lambda d: cost.get(d, 0.0), reverse=True):
+        with_solutions = [d for d in pages if has_solution_code(REPO / f"{d}.md")]
+        for docname in sorted(with_solutions, key=lambda d: cost.get(d, 0.0), reverse=True):
             self._runs["complete", docname] = self._pool.submit(
                 run_complete, python, built, docname, self._folder(folder, "complete-" + docname)
             )

@@ -193,8 +193,8 @@ def timed_on() -> str:
     and, in the book's build, how many other pages the build ran at the same time (it says so in
     ``DLBOOK_BUILD_JOBS``; a learner's kernel has nobody beside it)."""
     what = device()
-    if what == "CPU":
-        cores = os.cpu_count() or 1
+    if what.startswith("CPU"):  # also when asking for a GPU failed: no error text in the prose
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         what = f"{cores} CPU core{'s' if cores != 1 else ''}"
     try:
         others = max(int(os.environ.get("DLBOOK_BUILD_JOBS") or 1) - 1, 0)

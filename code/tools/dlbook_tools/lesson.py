@@ -35,24 +35,39 @@ GPU_ADVICE = (
 )
 RAN = (
     "When the book was built, on a CPU, this page's code ran for {minutes:.1f} minutes, most of "
-    "it in the cells that train or run convolutional networks. "
+    "it in the cells that train or run convolutional networks.{beside} "
 )
+BESIDE = " The build ran {others} at the same time, sharing the CPU with it."
 
 
-def page_runtime(document: nodes.document) -> float | None:
+def page_run(document: nodes.document) -> tuple[float | None, int]:
     """Seconds that the page's code ran when the book was built (myst-nb measured it, now or in
-    the run whose outputs the execution cache holds), or None when the page was not executed."""
+    the run whose outputs the execution cache holds; None when the page was not executed), and
+    how many pages that build ran at a time (``dlbook_tools.execution`` keeps it in the cache)."""
     renderer = document.attributes.get("nb_renderer")
     try:
-        data = renderer.renderer.nb_client.exec_metadata
+        client = renderer.renderer.nb_client
+        data = client.exec_metadata
     except (AttributeError, KeyError):
-        return None
-    return data.get("runtime") if data else None
+        return None, 1
+    if not data:
+        return None, 1
+    jobs = 1
+    try:
+        from jupyter_cache import get_cache
+
+        cache = get_cache(client.nb_config.execution_cache_path or ".jupyter_cache")
+        jobs = int(cache.match_cache_notebook(client.notebook).data.get("jobs", 1))
+    except (KeyError, AttributeError, TypeError, ValueError):
+        pass  # executed by myst-nb itself, one page at a time
+    return data.get("runtime"), jobs
 
 
 def gpu_advice(document: nodes.document) -> str:
-    seconds = page_runtime(document)
-    ran = RAN.format(minutes=seconds / 60) if seconds else ""
+    seconds, jobs = page_run(document)
+    others = "" if jobs < 2 else "up to one other page" if jobs == 2 else f"up to {jobs - 1} other pages"
+    beside = BESIDE.format(others=others) if others else ""
+    ran = RAN.format(minutes=seconds / 60, beside=beside) if seconds else ""
     return GPU_ADVICE.format(ran=ran)
 
 
