@@ -163,14 +163,17 @@ def test_timings_say_where_they_were_measured_and_whether_other_pages_ran_beside
     monkeypatch.setattr(environment, "device", lambda: "CPU")
     monkeypatch.setattr(environment.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(environment.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    monkeypatch.delenv("DLBOOK_BUILD_JOBS", raising=False)
+    monkeypatch.delenv("DLBOOK_PAGES_AT_ONCE", raising=False)
     assert environment.timed_on() == "2 CPU cores"
-    monkeypatch.setenv("DLBOOK_BUILD_JOBS", "2")
-    assert environment.timed_on() == "2 CPU cores, while the build ran up to one other page at the same time"
-    monkeypatch.setenv("DLBOOK_BUILD_JOBS", "3")
-    assert environment.timed_on().endswith("up to 2 other pages at the same time")
+    monkeypatch.setenv("DLBOOK_PAGES_AT_ONCE", "2")
+    assert (
+        environment.timed_on()
+        == "2 CPU cores, shared with up to one other page of the book running at the same time"
+    )
+    monkeypatch.setenv("DLBOOK_PAGES_AT_ONCE", "3")
+    assert environment.timed_on().endswith("up to 2 other pages of the book running at the same time")
     monkeypatch.setattr(environment, "device", lambda: "CPU (asking tensorflow for a GPU failed: boom)")
     assert "boom" not in environment.timed_on()
     monkeypatch.setattr(environment, "device", lambda: "GPU: Tesla T4")
-    monkeypatch.setenv("DLBOOK_BUILD_JOBS", "1")
+    monkeypatch.setenv("DLBOOK_PAGES_AT_ONCE", "1")
     assert environment.timed_on() == "GPU: Tesla T4"

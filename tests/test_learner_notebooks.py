@@ -724,7 +724,7 @@ def test_published_notebooks_ask_colab_for_a_gpu_exactly_on_the_pages_that_train
             ran = re.search(r"on a CPU, this page.s code ran for (\d+\.\d) minutes([^.]*\.[^.]*\.)", html)
             assert ran and float(ran.group(1)) > 0, docname
             # the build runs pages side by side: the minutes say so (see dlbook_tools.execution)
-            beside = "The build ran up to one other page at the same time" in ran.group(2)
+            beside = "Up to one other page ran at the same time, sharing the CPU" in ran.group(2)
             assert beside == ((os.cpu_count() or 1) >= 2), ran.group(0)
     assert any(_front_matter_gpu(d) for d in PAGES)
 

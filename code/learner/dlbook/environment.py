@@ -190,19 +190,19 @@ def gpu_note() -> str:
 
 def timed_on() -> str:
     """How this kernel's timings were measured, for a page to quote after its seconds: the device
-    and, in the book's build, how many other pages the build ran at the same time (it says so in
-    ``DLBOOK_BUILD_JOBS``; a learner's kernel has nobody beside it)."""
+    and, in the book's build, how many other pages ran at the same time (the build says so in
+    ``DLBOOK_PAGES_AT_ONCE``; a learner's kernel has nobody beside it)."""
     what = device()
     if what.startswith("CPU"):  # also when asking for a GPU failed: no error text in the prose
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         what = f"{cores} CPU core{'s' if cores != 1 else ''}"
     try:
-        others = max(int(os.environ.get("DLBOOK_BUILD_JOBS") or 1) - 1, 0)
+        others = max(int(os.environ.get("DLBOOK_PAGES_AT_ONCE") or 1) - 1, 0)
     except ValueError:
         others = 0
     if others:
         pages = "one other page" if others == 1 else f"{others} other pages"
-        what += f", while the build ran up to {pages} at the same time"
+        what += f", shared with up to {pages} of the book running at the same time"
     return what
 
 

@@ -9,8 +9,9 @@ there, so the read that follows takes every output from the cache.
 
 Kept beside the outputs, in the cache record: the page's seconds and each code cell's seconds
 (``make bench`` prints them) and how many pages ran at a time. A page's kernel learns that last
-number from ``DLBOOK_BUILD_JOBS``, so that a page that prints how long something took can say
-that other pages ran at the same time (:func:`dlbook.environment.timed_on`).
+number from ``DLBOOK_PAGES_AT_ONCE`` (1 for a page that myst-nb runs itself), so that a page that
+prints how long something took can say that other pages ran at the same time
+(:func:`dlbook.environment.timed_on`).
 
 A page that fails here is left to myst-nb, which runs it again and reports the failing cell as
 it always does. Kernels talk to the build over local sockets (IPC), not TCP, where the system
@@ -36,7 +37,8 @@ from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
 
-JOBS_VARIABLE = "DLBOOK_BUILD_JOBS"
+JOBS_VARIABLE = "DLBOOK_BUILD_JOBS"  # set by whoever builds: how many pages at a time
+AT_ONCE_VARIABLE = "DLBOOK_PAGES_AT_ONCE"  # set here, for the kernels: how many ran at a time
 
 
 def jobs(environ=os.environ) -> int:
@@ -173,7 +175,7 @@ def execute_pages(app: Sphinx, env, docnames) -> None:
     if not pending:
         return
     width = min(jobs(), len(pending))
-    os.environ[JOBS_VARIABLE] = str(width)  # the kernels inherit it: see dlbook.environment.timed_on
+    os.environ[AT_ONCE_VARIABLE] = str(width)  # the workers' kernels inherit it (timed_on)
     caches = {id(cfg): get_cache(cfg.execution_cache_path or ".jupyter_cache") for *_, cfg in pending}
     pending.sort(key=lambda p: expected_cost(caches[id(p[3])], p[1], p[2]), reverse=True)
     logger.info(f"executing {len(pending)} pages, {width} at a time: " + ", ".join(p[0] for p in pending))
@@ -208,6 +210,7 @@ def execute_pages(app: Sphinx, env, docnames) -> None:
                 CacheBundleIn(executed, str(path), data=data), check_validity=False, overwrite=True
             )
             logger.info(f"{docname}: executed in {result['seconds']:.1f} s")
+    os.environ[AT_ONCE_VARIABLE] = "1"  # a page that myst-nb runs again after a failure runs alone
     logger.info(f"executed {len(pending)} pages in {time.perf_counter() - start:.1f} s, {width} at a time")
 
 

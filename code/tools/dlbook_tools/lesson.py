@@ -37,7 +37,7 @@ RAN = (
     "When the book was built, on a CPU, this page's code ran for {minutes:.1f} minutes, most of "
     "it in the cells that train or run convolutional networks.{beside} "
 )
-BESIDE = " The build ran {others} at the same time, sharing the CPU with it."
+BESIDE = " Up to {others} ran at the same time, sharing the CPU, so this time is on the long side."
 
 
 def page_run(document: nodes.document) -> tuple[float | None, int]:
@@ -65,7 +65,7 @@ def page_run(document: nodes.document) -> tuple[float | None, int]:
 
 def gpu_advice(document: nodes.document) -> str:
     seconds, jobs = page_run(document)
-    others = "" if jobs < 2 else "up to one other page" if jobs == 2 else f"up to {jobs - 1} other pages"
+    others = "" if jobs < 2 else "one other page" if jobs == 2 else f"{jobs - 1} other pages"
     beside = BESIDE.format(others=others) if others else ""
     ran = RAN.format(minutes=seconds / 60, beside=beside) if seconds else ""
     return GPU_ADVICE.format(ran=ran)
