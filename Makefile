@@ -17,11 +17,10 @@ LOCK_COMMAND := uv pip compile --universal --generate-hashes --python-version 3.
 .PHONY: lock
 
 # Everything from the lock, each file checked against its hash (pip refuses a mismatch), then
-# the book's two packages from the checkout with the locked setuptools. --no-compile: Python
-# compiles a module when it is first imported, not all of them now (128 s -> 65 s on 2 cores).
+# the book's two packages from the checkout with the locked setuptools.
 $(STAMP): $(LOCK) code/learner/pyproject.toml code/tools/pyproject.toml
 	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --no-compile --require-hashes -r $(LOCK)
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e ./code/learner -e ./code/tools
 	touch $@
 

@@ -73,7 +73,7 @@ def test_every_locked_package_has_hashes_and_the_lock_is_made_as_make_lock_makes
 def test_make_install_checks_every_hash():
     makefile = (REPO / "Makefile").read_text()
     recipe = makefile[makefile.index("$(STAMP):") :].split("\n\n")[0]
-    assert re.search(r"pip install --quiet (--no-compile )?--require-hashes -r \$\(LOCK\)", recipe)
+    assert "pip install --quiet --require-hashes -r $(LOCK)" in recipe
     assert "-r requirements.txt" not in recipe  # nothing unhashed from the list people edit
     assert "--no-deps --no-build-isolation -e ./code/learner -e ./code/tools" in recipe
 
