@@ -48,7 +48,7 @@ def cell_table(out: Path, slowest: int = 3) -> list[str]:
         seconds = float(record.data.get("execution_seconds", float("nan")))
         total += seconds
         cells = timed_cells(record, notebook)
-        shown = [c for c in cells if c[2] != "hidden" and c[0] > CELL_BUDGET] or []
+        shown = [c for c in cells if c[2] != "hidden" and c[0] > CELL_BUDGET]
         shown += [c for c in cells[:slowest] if c not in shown]
         text = "<br>".join(
             f"{s:.1f} s, #{n}, {role}{over_cell(role, s)}: `{line}`" for s, n, role, line in shown
