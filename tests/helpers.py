@@ -8,6 +8,7 @@ from pathlib import Path
 import jupytext
 from bs4 import BeautifulSoup
 
+from dlbook_tools.execution import cell_roles
 from dlbook_tools.pages import Page
 
 # The 10 steps of the deep-learning workflow, as episode 1 defines them (workflow-step-N).
@@ -73,16 +74,8 @@ def headings_with_labels(path: Path) -> list[tuple[str, str | None]]:
 
 
 def code_cells_with_roles(path: Path) -> list[tuple[str, str]]:
-    """(role, source) of every code cell: "solution" between a page's ``{solution-start}`` and
-    ``{solution-end}``, "hidden" for ``remove-cell``, else "main"."""
-    roles, in_solution = [], False
-    for cell in jupytext.read(path, fmt="md:myst").cells:
-        if cell.cell_type == "markdown":
-            for marker in re.findall(r"\{solution-(start|end)\}", cell.source):
-                in_solution = marker == "start"
-            continue
-        if cell.cell_type == "code":
-            tags = cell.metadata.get("tags", [])
-            role = "solution" if in_solution else "hidden" if "remove-cell" in tags else "main"
-            roles.append((role, cell.source))
-    return roles
+    """(role, source) of every code cell: "solution", "hidden" or "visible", as the build's
+    ``dlbook_tools.execution.cell_roles`` tells them apart."""
+    notebook = jupytext.read(path, fmt="md:myst")
+    sources = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+    return list(zip(cell_roles(notebook), sources, strict=True))

@@ -115,8 +115,11 @@ def execute(source: str, timeout: int | None, allow_errors: bool, in_temp: bool,
     }
 
 
-def pending_pages(app: Sphinx, env, docnames) -> list[tuple[str, Path, nbformat.NotebookNode, object]]:
-    """(docname, path, notebook, nb_config) of each page that myst-nb would execute now."""
+def pending_pages(
+    app: Sphinx, env, docnames
+) -> list[tuple[str, Path, nbformat.NotebookNode, object, object]]:
+    """(docname, path, notebook, nb_config, execution cache) of each page that myst-nb would
+    execute now."""
     from jupyter_cache import get_cache
     from myst_nb.core.nb_to_tokens import nb_node_to_dict
     from myst_nb.core.read import create_nb_reader
@@ -147,28 +150,22 @@ def pending_pages(app: Sphinx, env, docnames) -> list[tuple[str, Path, nbformat.
         with suppress(KeyError):
             cache.match_cache_notebook(notebook)
             continue
-        pending.append((docname, path, notebook, nb_config))
+        pending.append((docname, path, notebook, nb_config, cache))
     return pending
 
 
-def expected_cost(cache, path: Path, notebook: nbformat.NotebookNode) -> tuple[float, bool, int]:
+def expected_cost(previous: dict[Path, float], path: Path, notebook) -> tuple[float, bool, int]:
     """How long a page is likely to run, to start the longest first: the seconds it took the last
-    time this cache saw it, else whether it asks for a GPU (the pages that train convolutional
-    networks), else the length of its code."""
-    seconds = [
-        float(record.data.get("execution_seconds") or 0)
-        for record in cache.list_cache_records()
-        if Path(record.uri) == path
-    ]
+    time the cache saw it (``previous``), else whether it asks for a GPU (the pages that train
+    convolutional networks), else the length of its code."""
     lesson = notebook.metadata.get("lesson") or {}
     gpu = isinstance(lesson, dict) and bool(lesson.get("gpu"))
     code = sum(len(cell.source) for cell in notebook.cells if cell.cell_type == "code")
-    return max(seconds, default=0.0), gpu, code
+    return previous.get(path, 0.0), gpu, code
 
 
 def execute_pages(app: Sphinx, env, docnames) -> None:
     """``env-before-read-docs``: execute the pages that need it, side by side, into the cache."""
-    from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
     pending = pending_pages(app, env, docnames)
@@ -176,8 +173,12 @@ def execute_pages(app: Sphinx, env, docnames) -> None:
         return
     width = min(jobs(), len(pending))
     os.environ[AT_ONCE_VARIABLE] = str(width)  # the workers' kernels inherit it (timed_on)
-    caches = {id(cfg): get_cache(cfg.execution_cache_path or ".jupyter_cache") for *_, cfg in pending}
-    pending.sort(key=lambda p: expected_cost(caches[id(p[3])], p[1], p[2]), reverse=True)
+    previous: dict[Path, float] = {}  # each page's seconds the last time, read once
+    for cache in {str(p[4].path): p[4] for p in pending}.values():
+        for record in cache.list_cache_records():
+            uri, seconds = Path(record.uri), float(record.data.get("execution_seconds") or 0)
+            previous[uri] = max(previous.get(uri, 0.0), seconds)
+    pending.sort(key=lambda p: expected_cost(previous, p[1], p[2]), reverse=True)
     logger.info(f"executing {len(pending)} pages, {width} at a time: " + ", ".join(p[0] for p in pending))
     start = time.perf_counter()
     context = multiprocessing.get_context("spawn")  # no forked copy of Sphinx; the same on every OS
@@ -190,11 +191,11 @@ def execute_pages(app: Sphinx, env, docnames) -> None:
                 cfg.execution_allow_errors,
                 cfg.execution_in_temp,
                 str(path.parent),
-            ): (docname, path, cfg)
-            for docname, path, notebook, cfg in pending
+            ): (docname, path, cache)
+            for docname, path, notebook, cfg, cache in pending
         }
         for future in as_completed(futures):
-            docname, path, cfg = futures[future]
+            docname, path, cache = futures[future]
             try:
                 result = future.result()
             except Exception as exc:  # the worker itself broke: myst-nb will run the page
@@ -205,7 +206,6 @@ def execute_pages(app: Sphinx, env, docnames) -> None:
                 continue
             executed = nbformat.reads(result["notebook"], as_version=4)
             data = {"execution_seconds": result["seconds"], "cell_seconds": result["cells"], "jobs": width}
-            cache = caches[id(cfg)]
             cache.cache_notebook_bundle(
                 CacheBundleIn(executed, str(path), data=data), check_validity=False, overwrite=True
             )
